@@ -1,0 +1,153 @@
+package wal
+
+import (
+	"context"
+	"fmt"
+)
+
+// maxWriteChunk bounds one WriteAt of frames, so a huge transaction does not
+// need one huge buffer.
+const maxWriteChunk = 4 << 20
+
+// appendLocked writes the frames of one transaction after the last commit
+// frame and records them in the wal-index, returning the commit's sequence
+// number. Caller holds s.writer. On error nothing is recorded: the partial
+// frames on disk lie past the last commit frame, where recovery ignores them
+// and the next commit overwrites them.
+func (s *Store) appendLocked(pages []uint32, dirty map[uint32][]byte, nPage uint32) (uint64, error) {
+	s.mu.Lock()
+	err := s.failed
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	s.maybeRestartLocked()
+	if !s.w.hdrWritten {
+		if err := s.writeHeaderLocked(); err != nil {
+			return 0, err
+		}
+	}
+	fsz := frameHeaderSize + s.pageSize
+	perChunk := max(1, maxWriteChunk/fsz)
+	if cap(s.w.buf) < min(len(pages), perChunk)*fsz {
+		s.w.buf = make([]byte, min(len(pages), perChunk)*fsz)
+	}
+	c := s.w.cksum
+	for start := 0; start < len(pages); start += perChunk {
+		chunk := pages[start:min(len(pages), start+perChunk)]
+		b := s.w.buf[:len(chunk)*fsz]
+		for i, pg := range chunk {
+			var commit uint32
+			if start+i == len(pages)-1 {
+				commit = nPage
+			}
+			fr := b[i*fsz : (i+1)*fsz]
+			copy(fr[frameHeaderSize:], dirty[pg])
+			c = encodeFrame(fr[:frameHeaderSize], &s.w.hdr, c, pg, commit, fr[frameHeaderSize:])
+		}
+		off := frameOffset(s.w.mxFrame+1+uint32(start), s.pageSize)
+		if _, err := s.wal.WriteAt(b, off); err != nil {
+			return 0, fmt.Errorf("edgekit/wal: writing frames: %w", err)
+		}
+	}
+	// All frames are written: publish them to the writer's view.
+	for i, pg := range pages {
+		var commit uint32
+		if i == len(pages)-1 {
+			commit = nPage
+		}
+		s.gen.append(pg, commit)
+	}
+	s.w.mxFrame += uint32(len(pages))
+	s.w.nPage, s.w.cksum = nPage, c
+	s.mu.Lock()
+	s.writtenSeq++
+	seq := s.writtenSeq
+	s.written, s.writtenPages = s.w.mxFrame, nPage
+	if s.sync == SyncNormal {
+		s.publishLocked(seq, s.written, nPage)
+	}
+	s.mu.Unlock()
+	return seq, nil
+}
+
+// writeHeaderLocked writes the header of a new generation and syncs it
+// before any of its frames, as SQLite does: if the new salts were not on
+// disk first, a crash could leave an old-generation prefix looking valid
+// after frames of the old generation were partly overwritten. A failed sync
+// is fatal (ErrFailed). Caller holds s.writer.
+func (s *Store) writeHeaderLocked() error {
+	var b [walHeaderSize]byte
+	h := encodeHeader(b[:], s.w.hdr)
+	if _, err := s.wal.WriteAt(b[:], 0); err != nil {
+		return fmt.Errorf("edgekit/wal: writing WAL header: %w", err)
+	}
+	if err := s.syncWAL(); err != nil {
+		return err
+	}
+	s.w.hdr, s.w.hdrWritten = h, true
+	s.w.cksum = h.cksum
+	return nil
+}
+
+// syncWAL fsyncs the WAL. A failure poisons the store for writes; it is
+// never retried, because a later fsync could succeed without the lost data.
+func (s *Store) syncWAL() error {
+	s.stats.walSyncs.Add(1)
+	if err := s.wal.Sync(); err != nil {
+		err = fmt.Errorf("%w: %w", ErrFailed, err)
+		s.mu.Lock()
+		if s.failed == nil {
+			s.failed = err
+			s.log.Error("edgekit/wal: WAL fsync failed; store is read-only until reopened", "path", s.path, "err", err)
+		}
+		s.broadcastLocked()
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// publishLocked makes commit seq (ending at frame, with nPage pages) visible
+// to new snapshots. s.mu held.
+func (s *Store) publishLocked(seq uint64, frame, nPage uint32) {
+	if seq <= s.pubSeq {
+		return
+	}
+	s.pubSeq, s.published, s.pubPages = seq, frame, nPage
+	s.broadcastLocked()
+}
+
+// waitDurable returns once commit seq is durable, taking a turn as the
+// group-commit leader when no fsync is in flight: the leader syncs
+// everything written so far, so every commit that arrived while the previous
+// fsync ran shares this one. A commit is acknowledged only by an fsync that
+// started after its frames were written, and after a failed fsync no commit
+// not already durable is ever acknowledged.
+func (s *Store) waitDurable(seq uint64) error {
+	ctx := context.Background()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.pubSeq >= seq {
+			return nil
+		}
+		if s.failed != nil {
+			return s.failed
+		}
+		if s.syncing {
+			_ = s.waitChangeLocked(ctx)
+			continue
+		}
+		s.syncing = true
+		tseq, tframe, tpages := s.writtenSeq, s.written, s.writtenPages
+		s.mu.Unlock()
+		err := s.syncWAL()
+		s.mu.Lock()
+		s.syncing = false
+		if err == nil {
+			s.publishLocked(tseq, tframe, tpages)
+		}
+		s.broadcastLocked()
+	}
+}
