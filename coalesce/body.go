@@ -1,0 +1,136 @@
+package coalesce
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// Chunk sizes of a streaming body. The body is a list of chunks rather than
+// one slice so that it can grow without moving bytes readers are reading;
+// sizes double from minChunk to maxChunk, so a small body wastes little and
+// a large one needs few chunks. A size hint replaces the doubling with one
+// chunk of the announced size (up to maxHintChunk).
+const (
+	minChunk     = 16 << 10
+	maxChunk     = 1 << 20
+	maxHintChunk = 64 << 20
+)
+
+// errFull is the Writer's internal "no room left under MaxBodySize".
+var errFull = errors.New("edgekit/coalesce: body full")
+
+// body is the one shared copy of a streaming flight's bytes and header.
+//
+// What must stay true: every chunk but the last is completely filled;
+// bytes below size never change; bytes at or above size are touched only by
+// the Writer. Readers therefore copy out of chunks without holding mu, and
+// the Writer copies into the tail without holding it.
+type body[H any] struct {
+	mu     sync.Mutex // guards chunks, size, hdr, hdrSet, ended, err, refuse, wake
+	chunks [][]byte
+	size   int64 // bytes published to readers
+	hdr    H
+	hdrSet bool  // hdr published (explicitly, or as the zero H by the first Write)
+	ended  bool  // the flight ended; err says how
+	err    error // the fill's error; nil means the body is complete
+	refuse error // what Writer calls return once ended
+	wake   chan struct{} // made by a reader about to block; closed on any change
+}
+
+func newBody[H any]() *body[H] { return new(body[H]) }
+
+// endFlight records how the flight ended (first call wins) and wakes every
+// reader. The registry calls it with its lock held.
+func (b *body[H]) endFlight(err, refuse error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ended {
+		return
+	}
+	b.ended, b.err, b.refuse = true, err, refuse
+	b.wakeLocked()
+}
+
+func (b *body[H]) wakeLocked() {
+	if b.wake != nil {
+		close(b.wake)
+		b.wake = nil
+	}
+}
+
+// waitLocked returns the channel that closes on the next change.
+func (b *body[H]) waitLocked() <-chan struct{} {
+	if b.wake == nil {
+		b.wake = make(chan struct{})
+	}
+	return b.wake
+}
+
+// progressed reports whether the flight has shown any sign of life to
+// readers: a header, a byte, or its end. LockTimeout applies only before.
+func (b *body[H]) progressed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.hdrSet || b.size > 0 || b.ended
+}
+
+// cursor is a reader's position: chunk index, offset in it, and total.
+type cursor struct {
+	ci, co int
+	off    int64
+}
+
+func (c *cursor) advance(n int) {
+	c.co += n
+	c.off += int64(n)
+}
+
+// next returns the published bytes at c up to the end of c's chunk; or,
+// when c has read everything, the end error (io.EOF for a complete body) if
+// the flight ended, else a channel to wait on.
+func (b *body[H]) next(c *cursor) (seg []byte, wake <-chan struct{}, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c.off < b.size {
+		ch := b.chunks[c.ci]
+		if c.co == len(ch) { // full chunk read; the next one exists since size > off
+			c.ci, c.co = c.ci+1, 0
+			ch = b.chunks[c.ci]
+		}
+		n := min(int64(len(ch)-c.co), b.size-c.off)
+		return ch[c.co : c.co+int(n)], nil, nil
+	}
+	if b.ended {
+		if b.err != nil {
+			return nil, nil, b.err
+		}
+		return nil, nil, io.EOF
+	}
+	return nil, b.waitLocked(), nil
+}
+
+// header returns the published header, or the fill's error if it ended
+// without one, or a channel to wait on.
+func (b *body[H]) header() (h H, ok bool, err error, wake <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.hdrSet:
+		return b.hdr, true, nil, nil
+	case b.ended:
+		return h, true, b.err, nil
+	}
+	return h, false, nil, b.waitLocked()
+}
+
+// result returns the final size and error once the flight ended, or a
+// channel to wait on.
+func (b *body[H]) result() (n int64, ok bool, err error, wake <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ended {
+		return b.size, true, b.err, nil
+	}
+	return b.size, false, nil, b.waitLocked()
+}

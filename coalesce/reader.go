@@ -1,0 +1,181 @@
+package coalesce
+
+import (
+	"context"
+	"io"
+)
+
+// Reader reads one streaming body from offset 0 as it grows. Read and
+// WriteTo return the body's bytes and then io.EOF if the fill completed, or
+// the fill's error exactly after the last byte it wrote. The bytes are
+// never copied for a Reader: WriteTo hands the shared chunks straight to
+// the destination, Read copies only into the caller's buffer.
+//
+// Every method blocks at most until the body changes or the Open context is
+// done (then it returns ctx.Err()). A Reader is not safe for concurrent
+// use; to unblock one from outside, cancel its context.
+type Reader[H any] struct {
+	ctx    context.Context
+	b      *body[H]
+	cur    cursor
+	m      *membership // nil for a lingering body, which has no waiters
+	shared bool
+	closed bool
+
+	// Lock timeout, on a joined flight with Options.LockTimeout only.
+	timeout  <-chan struct{}
+	timer    Timer
+	fallback func() (*body[H], *membership, error)
+}
+
+// Shared reports whether the body is someone else's flight (joined or
+// lingering) rather than one this Reader started or fell back to.
+func (rd *Reader[H]) Shared() bool { return rd.shared }
+
+// Header waits for the header the fill published and returns it. If the
+// fill ended without one, Header returns the zero H and the fill's error
+// (nil for a complete body). A header published before a failure is
+// returned with a nil error; the failure comes from Read.
+func (rd *Reader[H]) Header() (H, error) {
+	for {
+		if rd.closed {
+			var zero H
+			return zero, ErrReaderClosed
+		}
+		h, ok, err, wake := rd.b.header()
+		if ok {
+			return h, err
+		}
+		if err := rd.block(wake); err != nil {
+			return h, err
+		}
+	}
+}
+
+// Read reads the next bytes of the body, waiting for the fill if it has
+// read everything published so far.
+func (rd *Reader[H]) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if rd.closed {
+			return 0, ErrReaderClosed
+		}
+		seg, wake, err := rd.b.next(&rd.cur)
+		if len(seg) > 0 {
+			n := copy(p, seg)
+			rd.cur.advance(n)
+			return n, nil
+		}
+		if wake == nil {
+			return 0, err
+		}
+		if err := rd.block(wake); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// WriteTo writes the rest of the body to w as it arrives and returns nil
+// once the complete body is written, or the fill's error after the last
+// byte the fill wrote. w receives slices of the shared body: per the
+// io.Writer contract it must neither modify nor keep them.
+func (rd *Reader[H]) WriteTo(w io.Writer) (n int64, err error) {
+	for {
+		if rd.closed {
+			return n, ErrReaderClosed
+		}
+		seg, wake, err := rd.b.next(&rd.cur)
+		if len(seg) > 0 {
+			k, werr := w.Write(seg)
+			rd.cur.advance(k)
+			n += int64(k)
+			if werr != nil {
+				return n, werr
+			}
+			if k < len(seg) {
+				return n, io.ErrShortWrite
+			}
+			continue
+		}
+		if wake == nil {
+			if err == io.EOF {
+				return n, nil
+			}
+			return n, err
+		}
+		if err := rd.block(wake); err != nil {
+			return n, err
+		}
+	}
+}
+
+// Wait waits for the fill to end and returns the body's size and its
+// error: nil means the body is complete (and safe to cache), anything else
+// means it was cut short. It does not move the read position.
+func (rd *Reader[H]) Wait() (size int64, err error) {
+	for {
+		if rd.closed {
+			return 0, ErrReaderClosed
+		}
+		n, ok, err, wake := rd.b.result()
+		if ok {
+			return n, err
+		}
+		if err := rd.block(wake); err != nil {
+			return n, err
+		}
+	}
+}
+
+// Close stops the Reader counting as a waiter; the last waiter to leave a
+// running flight cancels its fill. Close always returns nil.
+func (rd *Reader[H]) Close() error {
+	if rd.closed {
+		return nil
+	}
+	rd.closed = true
+	if rd.timer != nil {
+		rd.timer.Stop()
+	}
+	if rd.m != nil {
+		rd.m.leave()
+	}
+	return nil
+}
+
+// block waits for wake (the body changed), the context, or the lock
+// timeout. It returns ctx.Err() when the context ends; the Reader has then
+// left its flight.
+func (rd *Reader[H]) block(wake <-chan struct{}) error {
+	select {
+	case <-wake:
+		return nil
+	case <-rd.ctx.Done():
+		if rd.m != nil {
+			rd.m.leave()
+		}
+		return rd.ctx.Err()
+	case <-rd.timeout:
+		return rd.lockTimedOut()
+	}
+}
+
+// lockTimedOut runs when LockTimeout passes. If the flight has shown
+// nothing yet, the Reader leaves it and switches to a fill of its own; it
+// has consumed nothing, so it simply starts reading the new body at 0.
+func (rd *Reader[H]) lockTimedOut() error {
+	rd.timeout, rd.timer = nil, nil
+	if rd.b.progressed() {
+		return nil
+	}
+	rd.m.leave()
+	b, m, err := rd.fallback()
+	if err != nil {
+		return err
+	}
+	rd.b, rd.m, rd.shared = b, m, false
+	rd.cur = cursor{}
+	return nil
+}

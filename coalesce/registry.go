@@ -1,0 +1,344 @@
+package coalesce
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// errFinished is the cause recorded on a flight's context when fn returned.
+var errFinished = errors.New("edgekit/coalesce: flight finished")
+
+// state is where a flight is in its life. Only running and lingering
+// flights are in registry.m.
+type state uint8
+
+const (
+	running   state = iota // fn running; in m; counted in Stats.InFlight
+	detached               // fn running; not in m (forgotten, abandoned, or a private fallback)
+	lingering              // finished; in m until it expires or is forgotten
+	finished               // finished; not in m
+)
+
+// role is how a caller relates to the flight acquire handed it.
+type role uint8
+
+const (
+	roleLead role = iota // started the flight
+	roleJoin             // joined a running flight
+	roleHit              // got a lingering result
+)
+
+// ender is implemented by values that must hear how their flight ended even
+// when it is ended from outside (Close); a streaming body is one.
+type ender interface{ endFlight(err, refuse error) }
+
+// flight is one shared call of fn and its result.
+type flight[K comparable, V any] struct {
+	ctx flightCtx // what fn receives
+	key K
+
+	// Guarded by the owning registry's mu.
+	state      state
+	waiters    int           // callers still interested; 0 abandons a running flight
+	dups       int           // callers that joined after the leader
+	done       chan struct{} // made when someone must wait; closed on finish
+	expires    time.Time     // when a lingering result stops serving
+	qseq       uint64        // position in the linger queue
+	prev, next *flight[K, V] // the registry's list of flights still running
+	deadline   Timer         // leader deadline timer, if any
+
+	// Written under mu before the flight leaves running/detached, then
+	// immutable: read them after done is closed or after seeing the state
+	// under mu.
+	val    V
+	err    error
+	shared bool
+}
+
+// registry is the machinery Group and Stream share: the key → flight map,
+// the linger queues and their sweep timer, the list of running flights that
+// Close must end, and the stats. Its zero value is ready to use.
+type registry[K comparable, V any] struct {
+	opts Options // set before first use, read-only after
+
+	mu       sync.Mutex // guards m, live, ok, bad, sweep, sweepAt, sweepGen, closed, st
+	m        map[K]*flight[K, V]
+	live     *flight[K, V] // head of the doubly linked list of running flights
+	ok, bad  lingerQueue[K, V]
+	sweep    Timer
+	sweepAt  time.Time
+	sweepGen uint64
+	closed   bool
+	st       Stats
+}
+
+func (r *registry[K, V]) clock() Clock {
+	if r.opts.Clock != nil {
+		return r.opts.Clock
+	}
+	return realClock{}
+}
+
+// acquire finds the flight a caller should use for key: a lingering result,
+// a running flight to join, or a new flight it leads. mk, if not nil, makes
+// a new flight's value up front (a streaming body that joiners read while
+// it grows). wantDone makes sure the done channel exists for a leader that
+// will wait on it.
+func (r *registry[K, V]) acquire(ctx context.Context, key K, mk func() V, wantDone bool) (*flight[K, V], role, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, 0, ErrClosed
+	}
+	if f := r.m[key]; f != nil {
+		if f.state == running {
+			f.waiters++
+			f.dups++
+			r.st.Joins++
+			if f.done == nil {
+				f.done = make(chan struct{})
+			}
+			r.mu.Unlock()
+			return f, roleJoin, nil
+		}
+		// Lingering. The sweep timer may lag, so check the time here too.
+		if r.clock().Now().Before(f.expires) {
+			r.st.LingerHits++
+			r.mu.Unlock()
+			return f, roleHit, nil
+		}
+		r.expireLocked(f)
+	}
+	f := r.newFlightLocked(ctx, mk, running)
+	f.key = key
+	if wantDone {
+		f.done = make(chan struct{})
+	}
+	if r.m == nil {
+		r.m = make(map[K]*flight[K, V])
+	}
+	r.m[key] = f
+	r.st.InFlight++
+	r.st.Flights++
+	r.mu.Unlock()
+	return f, roleLead, nil
+}
+
+// private starts a flight that is not in the map: a caller's own call after
+// LockTimeout. Close still ends it.
+func (r *registry[K, V]) private(ctx context.Context, mk func() V) (*flight[K, V], error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	r.st.Timeouts++
+	return r.newFlightLocked(ctx, mk, detached), nil
+}
+
+func (r *registry[K, V]) newFlightLocked(ctx context.Context, mk func() V, s state) *flight[K, V] {
+	f := &flight[K, V]{state: s, waiters: 1}
+	f.ctx.init(ctx)
+	if mk != nil {
+		f.val = mk()
+	}
+	if d := r.opts.LeaderTimeout; d > 0 {
+		f.ctx.deadline = r.clock().Now().Add(d)
+		f.deadline = r.clock().AfterFunc(d, func() {
+			f.ctx.cancel(context.DeadlineExceeded, ErrLeaderTimeout)
+		})
+	}
+	// Link at the head of the running list.
+	f.next = r.live
+	if r.live != nil {
+		r.live.prev = f
+	}
+	r.live = f
+	return f
+}
+
+func (r *registry[K, V]) unlinkLocked(f *flight[K, V]) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else if r.live == f {
+		r.live = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	}
+	f.prev, f.next = nil, nil
+}
+
+// leave removes one waiter from a flight; the last one out of a running
+// flight abandons it, which cancels fn's context. It reports whether the
+// flight had already finished, in which case its result is there to take.
+func (r *registry[K, V]) leave(f *flight[K, V]) (finishedAlready bool) {
+	r.mu.Lock()
+	if f.state >= lingering {
+		r.mu.Unlock()
+		return true
+	}
+	f.waiters--
+	abandon := f.waiters == 0
+	if abandon {
+		if f.state == running {
+			delete(r.m, f.key)
+			r.st.InFlight--
+		}
+		f.state = detached
+		r.st.Abandoned++
+	}
+	r.mu.Unlock()
+	if abandon {
+		f.ctx.cancel(context.Canceled, ErrAbandoned)
+	}
+	return false
+}
+
+// finish records fn's result and wakes the waiters. A flight already ended
+// by Close keeps ErrClosed and drops the late result.
+func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) {
+	r.mu.Lock()
+	if panicked {
+		r.st.Panics++
+	}
+	if f.state >= lingering {
+		r.mu.Unlock()
+		f.ctx.cancel(context.Canceled, errFinished)
+		return
+	}
+	f.err, f.shared = err, f.dups > 0
+	if e, ok := any(f.val).(ender); ok {
+		// A value made up front (a body) stays; it hears how it ended.
+		e.endFlight(err, ErrFillDone)
+	} else {
+		f.val = v
+	}
+	r.unlinkLocked(f)
+	if f.deadline != nil {
+		f.deadline.Stop()
+	}
+	if f.state == running {
+		r.st.InFlight--
+		if d := r.lingerFor(err); d > 0 {
+			f.state = lingering
+			f.expires = r.clock().Now().Add(d)
+			r.queueFor(f).push(f)
+			r.st.Lingering++
+			r.scheduleLocked()
+		} else {
+			delete(r.m, f.key)
+			f.state = finished
+		}
+	} else {
+		f.state = finished
+	}
+	if f.done != nil {
+		close(f.done)
+	}
+	r.mu.Unlock()
+	f.ctx.cancel(context.Canceled, errFinished)
+}
+
+// forget removes key's flight or lingering result from the map. A running
+// flight goes on for the callers already waiting, but its result will not
+// linger and new callers start afresh.
+func (r *registry[K, V]) forget(key K) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.m[key]
+	if f == nil {
+		return false
+	}
+	switch f.state {
+	case running:
+		delete(r.m, key)
+		f.state = detached
+		r.st.InFlight--
+	case lingering:
+		r.expireLocked(f)
+	}
+	return true
+}
+
+// close ends every running flight with ErrClosed, drops every lingering
+// result and stops the sweep timer. It never waits for fn.
+func (r *registry[K, V]) close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	var ended []*flight[K, V]
+	for f := r.live; f != nil; {
+		next := f.next
+		f.err = ErrClosed
+		if e, ok := any(f.val).(ender); ok {
+			e.endFlight(ErrClosed, ErrClosed)
+		}
+		if f.deadline != nil {
+			f.deadline.Stop()
+		}
+		f.prev, f.next = nil, nil
+		f.state = finished
+		if f.done != nil {
+			close(f.done)
+		}
+		ended = append(ended, f)
+		f = next
+	}
+	r.live = nil
+	for _, f := range r.m {
+		f.state = finished
+	}
+	r.m = nil
+	r.ok, r.bad = lingerQueue[K, V]{}, lingerQueue[K, V]{}
+	if r.sweep != nil {
+		r.sweep.Stop()
+		r.sweep = nil
+	}
+	r.st.InFlight, r.st.Lingering = 0, 0
+	r.mu.Unlock()
+	for _, f := range ended {
+		f.ctx.cancel(context.Canceled, ErrClosed)
+	}
+}
+
+func (r *registry[K, V]) stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st
+}
+
+// timedOut counts a caller giving up on a flight after LockTimeout to run
+// its own call, unless the registry is closed.
+func (r *registry[K, V]) timedOut() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	r.st.Timeouts++
+	return nil
+}
+
+func (r *registry[K, V]) countPanic() {
+	r.mu.Lock()
+	r.st.Panics++
+	r.mu.Unlock()
+}
+
+// maxBody resolves Options.MaxBodySize; -1 means unbounded.
+func (r *registry[K, V]) maxBody() int64 {
+	switch m := r.opts.MaxBodySize; {
+	case m == 0:
+		return DefaultMaxBodySize
+	case m < 0:
+		return -1
+	default:
+		return m
+	}
+}

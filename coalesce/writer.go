@@ -1,0 +1,180 @@
+package coalesce
+
+import "io"
+
+// Writer is what a streaming fill writes the body into. Every byte written
+// is visible to every reader at once; the Writer never waits for readers.
+//
+// A Writer is not safe for concurrent use: one fill goroutine writes. Its
+// methods fail once the fill has returned (ErrFillDone), the Stream was
+// closed (ErrClosed), every reader left (ErrAbandoned) or the leader
+// deadline passed (ErrLeaderTimeout), so a fill that ignores its context
+// still stops at its next Write.
+type Writer[H any] struct {
+	b    *body[H]
+	fc   *flightCtx
+	max  int64  // byte bound; -1 = none
+	cur  []byte // chunk being filled; cur[used:] belongs to the Writer alone
+	used int
+	n    int64 // bytes written so far
+	hint int64 // expected total size, 0 = unknown
+	err  error // sticky: ErrTooLarge
+}
+
+// SetHeader publishes h to every reader, whose Header calls then return it.
+// Call it at most once, before the first Write; a Write without it
+// publishes the zero H. Later calls return ErrHeaderSet. Readers share h:
+// if it holds maps or slices (an http.Header), nobody may modify them.
+func (w *Writer[H]) SetHeader(h H) error {
+	if err := w.live(); err != nil {
+		return err
+	}
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	switch {
+	case w.b.ended:
+		return w.b.refuse
+	case w.b.hdrSet:
+		return ErrHeaderSet
+	}
+	w.b.hdr, w.b.hdrSet = h, true
+	w.b.wakeLocked()
+	return nil
+}
+
+// SizeHint says how large the body will be (a Content-Length), so the
+// Writer can store it in one chunk of that size. It is only a hint: a
+// longer body still fits, up to MaxBodySize.
+func (w *Writer[H]) SizeHint(n int64) {
+	if n > 0 {
+		w.hint = n
+	}
+}
+
+// Len returns the number of bytes written so far.
+func (w *Writer[H]) Len() int64 { return w.n }
+
+// Write appends p to the body. Past MaxBodySize it stores what fits and
+// returns ErrTooLarge, which then ends the flight.
+func (w *Writer[H]) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := 0
+	for len(p) > 0 {
+		t, err := w.tail()
+		if err == errFull {
+			w.err = ErrTooLarge
+			return n, w.err
+		}
+		if err != nil {
+			return n, err
+		}
+		c := copy(t, p)
+		if err := w.commit(c); err != nil {
+			return n, err
+		}
+		n += c
+		p = p[c:]
+	}
+	return n, nil
+}
+
+// ReadFrom reads r to EOF straight into the body, with no buffer in
+// between; io.Copy uses it. A source longer than MaxBodySize gets
+// ErrTooLarge.
+func (w *Writer[H]) ReadFrom(r io.Reader) (n int64, err error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	for {
+		t, err := w.tail()
+		if err == errFull {
+			// At the bound exactly: too large only if r has more.
+			var probe [1]byte
+			k, rerr := io.ReadFull(r, probe[:])
+			switch {
+			case k > 0:
+				w.err = ErrTooLarge
+				return n, w.err
+			case rerr == io.EOF:
+				return n, nil
+			default:
+				return n, rerr
+			}
+		}
+		if err != nil {
+			return n, err
+		}
+		k, rerr := r.Read(t)
+		if k > 0 {
+			if err := w.commit(k); err != nil {
+				return n, err
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// live returns why writes are refused by the flight's context, if they are.
+func (w *Writer[H]) live() error {
+	switch cause := w.fc.why(); cause {
+	case nil, errFinished:
+		return nil // errFinished: the body's refuse error says it
+	default:
+		return cause
+	}
+}
+
+// tail returns the free space the next bytes go into, adding a chunk to
+// the body when the current one is full.
+func (w *Writer[H]) tail() ([]byte, error) {
+	if err := w.live(); err != nil {
+		return nil, err
+	}
+	if w.used < len(w.cur) {
+		return w.cur[w.used:], nil
+	}
+	size := int64(min(max(2*len(w.cur), minChunk), maxChunk))
+	if w.hint > w.n {
+		size = min(w.hint-w.n, maxHintChunk)
+	}
+	if w.max >= 0 {
+		left := w.max - w.n
+		if left <= 0 {
+			return nil, errFull
+		}
+		size = min(size, left)
+	}
+	c := make([]byte, size)
+	w.b.mu.Lock()
+	if w.b.ended {
+		w.b.mu.Unlock()
+		return nil, w.b.refuse
+	}
+	w.b.chunks = append(w.b.chunks, c)
+	w.b.mu.Unlock()
+	w.cur, w.used = c, 0
+	return c, nil
+}
+
+// commit publishes the next k bytes of the tail to readers.
+func (w *Writer[H]) commit(k int) error {
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	if w.b.ended {
+		return w.b.refuse
+	}
+	w.b.size += int64(k)
+	w.b.hdrSet = true // the first byte publishes the zero header if none was set
+	w.b.wakeLocked()
+	w.used += k
+	w.n += int64(k)
+	return nil
+}
