@@ -1,0 +1,267 @@
+package hashring
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+)
+
+// Ring is an immutable consistent-hash ring of weighted members: each member
+// owns max(1, round(Weight × PointsPerWeight)) pseudo-random points on a
+// 2^32 circle, and a key belongs to the member owning the first point at or
+// after the key's position.
+//
+// A *Ring is safe for concurrent use: it is never modified after New, and
+// every lookup is lock-free and allocation-free (LocateN excepted, which
+// allocates its result; use AppendN to avoid that). Add and Remove return a
+// new Ring and leave the receiver untouched, so a server can publish rings
+// through an atomic.Pointer[Ring] and swap them on membership change.
+//
+// The zero Ring is an empty ring with default options: Locate returns "",
+// and Add works.
+type Ring struct {
+	members []Member // sorted by ID; index i is the member's number
+	// points holds position<<32 | member index, sorted ascending: one
+	// uint64 per point makes the binary layout compact (8 bytes a point)
+	// and orders equal positions by member id, deterministically.
+	points []uint64
+	// index[b] is the first point whose position is ≥ b<<shift; it turns
+	// the successor search into one table read and a short scan (about
+	// one point per bucket on average).
+	index []uint32
+	shift uint8
+	hash  hasher
+	opts  Options // as given to New, defaults filled in; reused by Add/Remove
+}
+
+// New builds a Ring from members, in any order. It returns a *MemberError
+// wrapping ErrEmptyID, ErrDuplicateID or ErrBadWeight for bad members,
+// ErrBadOption for bad options and ErrTooLarge if the ring would exceed
+// MaxPoints. No members is not an error: the result is an empty ring.
+func New(members []Member, opts *Options) (*Ring, error) {
+	o := opts.orDefault()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	ms, err := canonical(members)
+	if err != nil {
+		return nil, err
+	}
+	return build(ms, o)
+}
+
+// pointCount is how many ring points a member of weight w gets.
+func pointCount(w float64, perWeight int) float64 {
+	return max(1, math.Round(w*float64(perWeight)))
+}
+
+func build(ms []Member, o Options) (*Ring, error) {
+	r := &Ring{members: ms, hash: hasher{custom: o.Hasher}, opts: o}
+	total := 0.0
+	for _, m := range ms {
+		total += pointCount(m.Weight, o.PointsPerWeight)
+	}
+	if total > MaxPoints {
+		return nil, ErrTooLarge
+	}
+	points := make([]uint64, 0, int(total))
+	for i, m := range ms {
+		h := r.hash.sumString(m.ID)
+		c := uint32(pointCount(m.Weight, o.PointsPerWeight))
+		for j := range c {
+			points = append(points, uint64(pointPosition(h, j))<<32|uint64(i))
+		}
+	}
+	radixSort(points)
+	r.points = points
+	r.buildIndex()
+	return r, nil
+}
+
+// buildIndex fills index with about one bucket per point.
+func (r *Ring) buildIndex() {
+	if len(r.points) == 0 {
+		return
+	}
+	logB := bits.Len(uint(len(r.points) - 1)) // buckets = 2^logB ≥ points
+	r.shift = uint8(32 - logB)
+	r.index = make([]uint32, 1<<logB)
+	i := 0
+	for b := range r.index {
+		lo := uint64(b) << r.shift << 32 // first packed value in bucket b
+		for i < len(r.points) && r.points[i] < lo {
+			i++
+		}
+		r.index[b] = uint32(i)
+	}
+}
+
+// radixSort sorts v ascending with an LSD radix sort on 16-bit digits,
+// skipping digits that are equal in every element (the member-index bits
+// are mostly zero). It is several times faster than slices.Sort for the
+// large rings the build makes.
+func radixSort(v []uint64) {
+	if len(v) < 256 {
+		slices.Sort(v)
+		return
+	}
+	tmp := make([]uint64, len(v))
+	src, dst := v, tmp
+	var count [1 << 16]int
+	for shift := uint(0); shift < 64; shift += 16 {
+		clear(count[:])
+		for _, x := range src {
+			count[(x>>shift)&0xFFFF]++
+		}
+		if count[(src[0]>>shift)&0xFFFF] == len(src) {
+			continue // every element has the same digit: nothing to do
+		}
+		sum := 0
+		for d, c := range count {
+			count[d] = sum
+			sum += c
+		}
+		for _, x := range src {
+			d := (x >> shift) & 0xFFFF
+			dst[count[d]] = x
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &v[0] {
+		copy(v, src)
+	}
+}
+
+// successor returns the index of the first point at or after position p,
+// wrapping to 0 past the last point. The ring must not be empty.
+func (r *Ring) successor(p uint32) int {
+	i := int(r.index[p>>r.shift])
+	want := uint64(p) << 32
+	pts := r.points
+	for i < len(pts) && pts[i] < want {
+		i++
+	}
+	if i == len(pts) {
+		i = 0
+	}
+	return i
+}
+
+// Locate returns the id of the member that owns key, or "" if the ring is
+// empty. It does not allocate and does not retain key.
+func (r *Ring) Locate(key []byte) string {
+	if len(r.points) == 0 {
+		return ""
+	}
+	return r.members[uint32(r.points[r.successor(fold(r.hash.sum(key)))])].ID
+}
+
+// LocateString is Locate for a string key, without copying it.
+func (r *Ring) LocateString(key string) string {
+	if len(r.points) == 0 {
+		return ""
+	}
+	return r.members[uint32(r.points[r.successor(fold(r.hash.sumString(key)))])].ID
+}
+
+// Position returns key's position on the 2^32 circle: the fold of its hash.
+// Move ranges from Diff are in these units.
+func (r *Ring) Position(key []byte) uint32 { return fold(r.hash.sum(key)) }
+
+// PositionString is Position for a string key.
+func (r *Ring) PositionString(key string) uint32 { return fold(r.hash.sumString(key)) }
+
+// LocateN returns up to n distinct member ids for key in preference order:
+// the owner first, then the owners of the following points on the circle,
+// skipping repeats. It returns min(n, Len()) ids (nil for n ≤ 0 or an empty
+// ring). Removing a member deletes it from every list and keeps the order
+// of the rest; that is what makes the list a stable fallback order.
+func (r *Ring) LocateN(key []byte, n int) []string {
+	return r.AppendN(make([]string, 0, min(max(n, 0), len(r.members))), key, n)
+}
+
+// LocateNString is LocateN for a string key.
+func (r *Ring) LocateNString(key string, n int) []string {
+	return r.AppendNString(make([]string, 0, min(max(n, 0), len(r.members))), key, n)
+}
+
+// AppendN appends LocateN(key, n) to dst and returns it. It does not
+// allocate when dst has room and n ≤ 16.
+func (r *Ring) AppendN(dst []string, key []byte, n int) []string {
+	if len(r.points) == 0 || n <= 0 {
+		return dst
+	}
+	return r.appendN(dst, fold(r.hash.sum(key)), n)
+}
+
+// AppendNString is AppendN for a string key.
+func (r *Ring) AppendNString(dst []string, key string, n int) []string {
+	if len(r.points) == 0 || n <= 0 {
+		return dst
+	}
+	return r.appendN(dst, fold(r.hash.sumString(key)), n)
+}
+
+func (r *Ring) appendN(dst []string, p uint32, n int) []string {
+	n = min(n, len(r.members))
+	var seen distinct
+	seen.init(n, len(r.members))
+	i := r.successor(p)
+	// Every member owns at least one point, so one lap finds them all.
+	for range len(r.points) {
+		if m := uint32(r.points[i]); seen.add(m) {
+			dst = append(dst, r.members[m].ID)
+			if seen.n == n {
+				break
+			}
+		}
+		if i++; i == len(r.points) {
+			i = 0
+		}
+	}
+	return dst
+}
+
+// Len returns the number of members.
+func (r *Ring) Len() int { return len(r.members) }
+
+// Members returns a copy of the members, sorted by id.
+func (r *Ring) Members() []Member { return slices.Clone(r.members) }
+
+// Points returns the number of points on the ring (a measure of its memory:
+// about 12 bytes a point, with the index).
+func (r *Ring) Points() int { return len(r.points) }
+
+// Add returns a new Ring with m added, or a *MemberError wrapping
+// ErrDuplicateID (m is already a member), ErrEmptyID or ErrBadWeight.
+// Only keys that now belong to m move.
+func (r *Ring) Add(m Member) (*Ring, error) {
+	if memberIndex(r.members, m.ID) >= 0 {
+		return nil, &MemberError{ID: m.ID, Err: ErrDuplicateID}
+	}
+	ms, err := canonical(append(slices.Clone(r.members), m))
+	if err != nil {
+		return nil, err
+	}
+	return build(ms, r.options())
+}
+
+// Remove returns a new Ring without the member id, or a *MemberError
+// wrapping ErrUnknownMember. Only the removed member's keys move, and each
+// goes to the member that followed it in LocateN order.
+func (r *Ring) Remove(id string) (*Ring, error) {
+	ms, err := withoutMember(r.members, id)
+	if err != nil {
+		return nil, err
+	}
+	return build(ms, r.options())
+}
+
+// options returns the ring's options, or the defaults for a zero Ring.
+func (r *Ring) options() Options {
+	if r.opts.PointsPerWeight == 0 {
+		return (*Options)(nil).orDefault()
+	}
+	return r.opts
+}
