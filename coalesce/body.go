@@ -31,10 +31,10 @@ type body[H any] struct {
 	chunks [][]byte
 	size   int64 // bytes published to readers
 	hdr    H
-	hdrSet bool  // hdr published (explicitly, or as the zero H by the first Write)
-	ended  bool  // the flight ended; err says how
-	err    error // the fill's error; nil means the body is complete
-	refuse error // what Writer calls return once ended
+	hdrSet bool          // hdr published (explicitly, or as the zero H by the first Write)
+	ended  bool          // the flight ended; err says how
+	err    error         // the fill's error; nil means the body is complete
+	refuse error         // what Writer calls return once ended
 	wake   chan struct{} // made by a reader about to block; closed on any change
 }
 
@@ -112,25 +112,25 @@ func (b *body[H]) next(c *cursor) (seg []byte, wake <-chan struct{}, err error) 
 
 // header returns the published header, or the fill's error if it ended
 // without one, or a channel to wait on.
-func (b *body[H]) header() (h H, ok bool, err error, wake <-chan struct{}) {
+func (b *body[H]) header() (h H, wake <-chan struct{}, ok bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
 	case b.hdrSet:
-		return b.hdr, true, nil, nil
+		return b.hdr, nil, true, nil
 	case b.ended:
-		return h, true, b.err, nil
+		return h, nil, true, b.err
 	}
-	return h, false, nil, b.waitLocked()
+	return h, b.waitLocked(), false, nil
 }
 
 // result returns the final size and error once the flight ended, or a
 // channel to wait on.
-func (b *body[H]) result() (n int64, ok bool, err error, wake <-chan struct{}) {
+func (b *body[H]) result() (n int64, wake <-chan struct{}, ok bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.ended {
-		return b.size, true, b.err, nil
+		return b.size, nil, true, b.err
 	}
-	return b.size, false, nil, b.waitLocked()
+	return b.size, b.waitLocked(), false, nil
 }

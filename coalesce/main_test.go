@@ -1,6 +1,8 @@
 package coalesce_test
 
 import (
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -18,16 +20,8 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newClock() *fakeclock.Clock { return fakeclock.New(epoch) }
 
-// eventually polls cond until it holds, failing the test after a generous
-// bound. It waits for other goroutines to reach a state; it never asserts
-// how long anything took.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+// envSeed returns COALESCE_SEED, or 0 when unset.
+func envSeed() uint64 {
+	v, _ := strconv.ParseUint(os.Getenv("COALESCE_SEED"), 10, 64)
+	return v
 }

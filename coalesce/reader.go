@@ -42,7 +42,7 @@ func (rd *Reader[H]) Header() (H, error) {
 			var zero H
 			return zero, ErrReaderClosed
 		}
-		h, ok, err, wake := rd.b.header()
+		h, wake, ok, err := rd.b.header()
 		if ok {
 			return h, err
 		}
@@ -119,7 +119,7 @@ func (rd *Reader[H]) Wait() (size int64, err error) {
 		if rd.closed {
 			return 0, ErrReaderClosed
 		}
-		n, ok, err, wake := rd.b.result()
+		n, wake, ok, err := rd.b.result()
 		if ok {
 			return n, err
 		}
