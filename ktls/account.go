@@ -150,4 +150,6 @@ func deriveTX12(s suite, hr handshakeRecord) (*txState, error) {
 }
 
 // cryptoInfo returns the kernel argument for st.
-func (st *txState) cryptoInfo() *cryptoInfo { return newCryptoInfo(st.s, st.keys.key, st.keys.iv, st.seq) }
+func (st *txState) cryptoInfo() *cryptoInfo {
+	return newCryptoInfo(st.s, st.keys.key, st.keys.iv, st.seq)
+}

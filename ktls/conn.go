@@ -245,8 +245,8 @@ func (c *Conn) Close() error {
 }
 
 const (
-	alertLevelWarning = 1
-	alertCloseNotify  = 0
+	alertLevelWarning  = 1
+	alertCloseNotify   = 0
 	handshakeKeyUpdate = 24
 )
 

@@ -12,9 +12,9 @@ import (
 // crypto/tls and says so through ErrNoKernelTLS.
 type linuxKernel struct{}
 
-func (linuxKernel) install(net.Conn, *cryptoInfo, bool) error { return errors.ErrUnsupported }
-func (linuxKernel) sendControl(net.Conn, byte, []byte) error  { return errors.ErrUnsupported }
+func (linuxKernel) install(net.Conn, *cryptoInfo, bool) error                 { return errors.ErrUnsupported }
+func (linuxKernel) sendControl(net.Conn, byte, []byte) error                  { return errors.ErrUnsupported }
 func (linuxKernel) data(raw net.Conn) interface{ Write([]byte) (int, error) } { return raw }
-func (linuxKernel) sendfile() bool                            { return false }
+func (linuxKernel) sendfile() bool                                            { return false }
 
 func probeKernel() error { return fmt.Errorf("%w: %w", ErrNoKernelTLS, errors.ErrUnsupported) }

@@ -49,11 +49,11 @@ type wire struct {
 	recording    bool       // handshake in progress
 	overflow     bool       // out exceeded maxRecorded
 	clientRandom [32]byte
-	registered   bool                               // present in reg under clientRandom
-	ticket       ticketID                           // SHA-256 of the offered TLS 1.2 session ticket
-	hasTicket    bool                               // present in reg under ticket
-	secrets      map[string][][]byte                // label → secrets seen (more than one means ambiguous)
-	onStale      func(rec []byte) (int, error)      // non-nil once sealed
+	registered   bool                          // present in reg under clientRandom
+	ticket       ticketID                      // SHA-256 of the offered TLS 1.2 session ticket
+	hasTicket    bool                          // present in reg under ticket
+	secrets      map[string][][]byte           // label → secrets seen (more than one means ambiguous)
+	onStale      func(rec []byte) (int, error) // non-nil once sealed
 }
 
 func newWire(raw net.Conn, reg *keyLog) *wire {
