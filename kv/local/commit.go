@@ -1,0 +1,157 @@
+package local
+
+import (
+	"context"
+	"errors"
+
+	"github.com/edgekit/edgekit/kv/local/internal/btree"
+)
+
+// Group commit. Writers queue their change as a request; one of them (the
+// leader) takes every queued request, runs them all in one write
+// transaction and commits it with one fsync, then hands leadership to the
+// first writer that queued meanwhile. Under load, many Apply calls share a
+// commit; alone, a writer commits at once. Each request stays atomic: it is
+// applied entirely inside one commit.
+
+type request struct {
+	fn   func(tx *btree.Tx) error
+	size int           // bytes the request writes, roughly; bounds a batch
+	done chan error    // receives the outcome, once
+	lead chan struct{} // closed when this request's goroutine must lead
+}
+
+// update runs fn in a write transaction and returns once it is durable (or
+// failed). fn must return an error before it changes anything, or a fatal
+// one (I/O, corruption); see runBatch.
+func (s *Store) update(ctx context.Context, fn func(tx *btree.Tx) error) error {
+	return s.updateSized(ctx, 0, fn)
+}
+
+// maxBatchBytes bounds the bytes one group commit carries (the WAL layer
+// holds a transaction's pages in memory until it commits).
+const maxBatchBytes = 8 << 20
+
+// updateSized is update for a request that writes about size bytes.
+func (s *Store) updateSized(ctx context.Context, size int, fn func(tx *btree.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &request{fn: fn, size: size, done: make(chan error, 1), lead: make(chan struct{})}
+	s.qmu.Lock()
+	s.queue = append(s.queue, req)
+	if s.leading {
+		s.qmu.Unlock()
+		// Once queued, the request is committed or failed by a leader; the
+		// caller waits for that outcome rather than leave it unknown.
+		select {
+		case err := <-req.done:
+			return err
+		case <-req.lead:
+		}
+	} else {
+		s.leading = true
+		s.qmu.Unlock()
+	}
+	s.lead()
+	return <-req.done
+}
+
+// lead runs one group commit, then passes leadership on.
+func (s *Store) lead() {
+	s.qmu.Lock()
+	n, bytes := 0, 0
+	for n < len(s.queue) && n < s.opts.MaxBatch && (n == 0 || bytes+s.queue[n].size <= maxBatchBytes) {
+		bytes += s.queue[n].size
+		n++
+	}
+	batch := s.queue[:n:n]
+	s.queue = s.queue[n:]
+	s.qmu.Unlock()
+
+	s.runBatch(batch)
+
+	s.qmu.Lock()
+	if len(s.queue) > 0 {
+		close(s.queue[0].lead)
+	} else {
+		s.leading = false
+	}
+	s.qmu.Unlock()
+}
+
+// runBatch commits batch in one transaction. A request whose fn fails
+// without having changed anything just gets its error. If one fails after
+// changing pages (an I/O or corruption error mid-way), its partial changes
+// cannot be undone inside the shared transaction, so the whole transaction
+// is rolled back and the requests are retried one commit each, which gives
+// every other request its own outcome.
+func (s *Store) runBatch(batch []*request) {
+	errs, err := s.commit(batch)
+	if errors.Is(err, errPartial) && len(batch) > 1 {
+		for _, r := range batch {
+			e, err := s.commit([]*request{r})
+			if err != nil {
+				r.done <- err
+			} else {
+				r.done <- e[0]
+			}
+		}
+		return
+	}
+	for i, r := range batch {
+		if err != nil {
+			r.done <- err
+		} else {
+			r.done <- errs[i]
+		}
+	}
+}
+
+// errPartial marks a batch abandoned because a request failed half-way.
+var errPartial = errors.New("edgekit/kv/local: request failed after writing")
+
+// commit runs the requests in one write transaction. It returns each
+// request's own error, or an error for the whole transaction.
+func (s *Store) commit(batch []*request) ([]error, error) {
+	wtx, err := s.wal.Begin(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	tx, err := btree.Begin(nil, wtx, s.cache, s.ps)
+	if err != nil {
+		wtx.Rollback()
+		return nil, err
+	}
+	errs := make([]error, len(batch))
+	ok := 0
+	for i, r := range batch {
+		before := tx.Mods()
+		errs[i] = r.fn(tx)
+		if errs[i] != nil && tx.Mods() != before {
+			wtx.Rollback()
+			if len(batch) == 1 {
+				return nil, errs[i]
+			}
+			return nil, errPartial
+		}
+		if errs[i] == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		wtx.Rollback()
+		return errs, nil
+	}
+	if _, err := tx.Commit(); err != nil {
+		wtx.Rollback()
+		return nil, err
+	}
+	if err := wtx.Commit(context.Background()); err != nil {
+		// Not published: if the WAL says the outcome is unknown (failed
+		// fsync), the store refuses writes until reopened.
+		return nil, err
+	}
+	tx.Publish()
+	return errs, nil
+}

@@ -1,0 +1,93 @@
+package local
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/edgekit/edgekit/wal"
+	"github.com/edgekit/edgekit/wal/vfs"
+)
+
+// Defaults for a nil *Options or zero fields.
+const (
+	// DefaultPageSize is the page size of a new file.
+	DefaultPageSize = 4096
+	// DefaultCacheSize is the page cache budget in bytes.
+	DefaultCacheSize = 64 << 20
+	// DefaultReadLimit is the item limit of a Read whose Query.Limit is 0,
+	// and the id limit of IDs with limit 0.
+	DefaultReadLimit = 1000
+	// DefaultMaxBatch is the most Apply calls one group commit carries.
+	DefaultMaxBatch = 512
+	// DefaultSweepInterval is how often the background sweeper visits
+	// records to reclaim the space of deleted and expired items.
+	DefaultSweepInterval = 10 * time.Second
+)
+
+// FileName is the name of the page file Open creates when given a
+// directory; the WAL sits beside it with the suffix "-wal".
+const FileName = "kv.db"
+
+// Options configures Open. A nil *Options means every default; the zero
+// value of each field means its default.
+type Options struct {
+	// PageSize is the size of every page of a new file: a power of two from
+	// 4096 to 65536. An existing file keeps the page size it was created
+	// with; a different non-zero PageSize is an error.
+	PageSize int
+	// CacheSize bounds the decoded page cache, in bytes (rounded down to
+	// whole pages, at least 16 pages). The Store's resident memory beyond
+	// it is what in-flight transactions and values hold.
+	CacheSize int64
+	// FS is the file system the WAL layer uses; nil means the OS. Tests
+	// pass vfs.NewMem() or a fault-injecting file system.
+	FS vfs.FS
+	// Sync is the durability of a commit; the zero value, wal.SyncFull,
+	// fsyncs the WAL before Apply returns.
+	Sync wal.SyncMode
+	// AutoCheckpoint is the number of WAL frames above which a background
+	// checkpoint copies pages into the page file (0: wal's default of
+	// 1000; negative: never, checkpoint by hand with Store.Checkpoint).
+	AutoCheckpoint int
+	// MaxBatch caps the Apply calls that share one commit (group commit).
+	// 0 means DefaultMaxBatch; 1 disables batching.
+	MaxBatch int
+	// ReadLimit is the item limit of a Read with Query.Limit 0.
+	ReadLimit int
+	// SweepInterval is the pause between background sweeps that turn
+	// expired items into tombstones and drop items hidden by record and
+	// range tombstones. 0 means DefaultSweepInterval; negative disables
+	// the timed sweep (records that receive deletes are still swept).
+	SweepInterval time.Duration
+	// Now is the clock for TTLs; nil means time.Now.
+	Now func() time.Time
+	// Logger receives background events (sweep and checkpoint failures);
+	// nil discards them.
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

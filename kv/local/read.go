@@ -1,0 +1,279 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"slices"
+
+	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/kv/local/internal/btree"
+)
+
+// Read returns the live items of record id that match q, from one snapshot:
+// concurrent commits are either wholly visible to it or not at all.
+func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result, error) {
+	if err := kv.CheckNamespace(ns); err != nil {
+		return kv.Result{}, err
+	}
+	if err := kv.CheckID(id); err != nil {
+		return kv.Result{}, err
+	}
+	if err := kv.CheckQuery(q); err != nil {
+		return kv.Result{}, err
+	}
+	if err := s.enter(); err != nil {
+		return kv.Result{}, err
+	}
+	defer s.exit()
+	if err := ctx.Err(); err != nil {
+		return kv.Result{}, err
+	}
+	var (
+		res      kv.Result
+		after    []byte
+		hasAfter bool
+	)
+	limit := q.Limit
+	if limit == 0 {
+		limit = s.opts.ReadLimit
+	}
+	err := s.view(func(tx *btree.Tx) error {
+		tok := tokenKey(tx.Secret())
+		if q.Cursor != nil {
+			var err error
+			if after, err = tok.open(q.Cursor, tokenRead, readBinding(ns, id, &q)); err != nil {
+				return err
+			}
+			hasAfter = true
+		}
+		root, err := nsRoot(tx, ns)
+		if err != nil {
+			return err
+		}
+		r := reader{tx: tx, root: root, id: id, now: s.now().UnixNano()}
+		if r.tombs, err = loadTombs(tx, root, id); err != nil {
+			return err
+		}
+		budget := q.MaxBytes
+		full := func() bool {
+			return len(res.Items) >= limit || (q.MaxBytes > 0 && budget <= 0)
+		}
+		add := func(it kv.Item) {
+			res.Items = append(res.Items, it)
+			budget -= len(it.Key) + len(it.Value) + len(it.Metadata)
+		}
+		more := false
+		if q.Keys != nil {
+			more, err = r.keys(q.Keys, q.Reverse, after, hasAfter, full, add)
+		} else {
+			more, err = r.scan(q.Start, q.End, q.Reverse, after, hasAfter, full, add)
+		}
+		if err != nil {
+			return err
+		}
+		if more {
+			last := res.Items[len(res.Items)-1].Key
+			res.Cursor = tok.seal(tokenRead, readBinding(ns, id, &q), last)
+		}
+		return nil
+	})
+	if err != nil {
+		return kv.Result{}, err
+	}
+	return res, nil
+}
+
+// reader reads the live items of one record in one transaction.
+type reader struct {
+	tx    *btree.Tx
+	root  uint32
+	id    string
+	now   int64
+	tombs tombs
+}
+
+// live decodes the cell under an item key and returns it as an Item if it
+// is visible: not an item tombstone, not expired, not hidden by a record
+// or range tombstone.
+func (r *reader) live(key, val []byte) (kv.Item, bool, error) {
+	c, err := decodeCell(val)
+	if err != nil {
+		return kv.Item{}, false, err
+	}
+	if c.tombstone() || (c.expiry != 0 && c.expiry <= r.now) || r.tombs.covers(key, c.ts) {
+		return kv.Item{}, false, nil
+	}
+	it := kv.Item{Key: bytes.Clone(key), Value: bytes.Clone(c.value), Timestamp: c.ts}
+	if it.Key == nil {
+		it.Key = []byte{}
+	}
+	if it.Value == nil {
+		it.Value = []byte{}
+	}
+	if len(c.meta) > 0 {
+		it.Metadata = bytes.Clone(c.meta)
+	}
+	return it, true, nil
+}
+
+// scan walks [start, end) of the record in key order (or reverse), resuming
+// after the cursor key, feeding live items to add until full. It reports
+// whether another live item follows the last one added.
+func (r *reader) scan(start, end []byte, reverse bool, after []byte, hasAfter bool,
+	full func() bool, add func(kv.Item)) (bool, error) {
+	prefix := kindKey(r.id, kindItem)
+	lo := append(bytes.Clone(prefix), start...)
+	hi := kindKey(r.id, kindPastEnd)
+	if end != nil {
+		hi = append(bytes.Clone(prefix), end...)
+	}
+	c := r.tx.Cursor(r.root)
+	switch {
+	case !reverse && hasAfter:
+		// The smallest key after `after` is after+0x00.
+		c.Seek(append(append(bytes.Clone(prefix), after...), 0))
+	case !reverse:
+		c.Seek(lo)
+	case hasAfter:
+		c.SeekLT(append(bytes.Clone(prefix), after...))
+	default:
+		c.SeekLT(hi)
+	}
+	for c.Valid() {
+		k := c.Key()
+		if !reverse && bytes.Compare(k, hi) >= 0 || reverse && bytes.Compare(k, lo) < 0 {
+			break
+		}
+		v, err := c.Value()
+		if err != nil {
+			return false, err
+		}
+		it, ok, err := r.live(k[len(prefix):], v)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			if full() {
+				return true, nil
+			}
+			add(it)
+		}
+		if reverse {
+			c.Prev()
+		} else {
+			c.Next()
+		}
+	}
+	return false, c.Err()
+}
+
+// keys reads the listed keys in key order (or reverse), skipping
+// duplicates and keys up to the cursor.
+func (r *reader) keys(list [][]byte, reverse bool, after []byte, hasAfter bool,
+	full func() bool, add func(kv.Item)) (bool, error) {
+	sorted := slices.Clone(list)
+	slices.SortFunc(sorted, bytes.Compare)
+	sorted = slices.CompactFunc(sorted, bytes.Equal)
+	if reverse {
+		slices.Reverse(sorted)
+	}
+	for _, k := range sorted {
+		if hasAfter && (!reverse && bytes.Compare(k, after) <= 0 || reverse && bytes.Compare(k, after) >= 0) {
+			continue
+		}
+		v, ok, err := r.tx.Get(r.root, itemKey(r.id, k))
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			continue
+		}
+		it, ok, err := r.live(k, v)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			if full() {
+				return true, nil
+			}
+			add(it)
+		}
+	}
+	return false, nil
+}
+
+// IDs lists the ids of ns that have at least one live item, in the order
+// of their length-prefixed encoding (shorter ids first, then bytewise).
+func (s *Store) IDs(ctx context.Context, ns string, cursor []byte, limit int) ([]string, []byte, error) {
+	if err := kv.CheckNamespace(ns); err != nil {
+		return nil, nil, err
+	}
+	if limit < 0 {
+		return nil, nil, kv.ErrInvalid
+	}
+	if err := s.enter(); err != nil {
+		return nil, nil, err
+	}
+	defer s.exit()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if limit == 0 {
+		limit = s.opts.ReadLimit
+	}
+	var ids []string
+	var next []byte
+	err := s.view(func(tx *btree.Tx) error {
+		tok := tokenKey(tx.Secret())
+		var from []byte
+		if cursor != nil {
+			last, err := tok.open(cursor, tokenIDs, []byte(ns))
+			if err != nil {
+				return err
+			}
+			from = kindKey(string(last), kindPastEnd)
+		}
+		root, err := nsRoot(tx, ns)
+		if err != nil {
+			return err
+		}
+		now := s.now().UnixNano()
+		c := tx.Cursor(root)
+		for c.Seek(from); c.Valid(); {
+			raw, _, _, ok := splitKey(c.Key())
+			if !ok {
+				return errBadCell
+			}
+			id := string(raw)
+			live, err := hasLive(tx, root, id, now)
+			if err != nil {
+				return err
+			}
+			if live {
+				if len(ids) == limit {
+					next = tok.seal(tokenIDs, []byte(ns), []byte(ids[len(ids)-1]))
+					return nil
+				}
+				ids = append(ids, id)
+			}
+			c.Seek(kindKey(id, kindPastEnd))
+		}
+		return c.Err()
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, next, nil
+}
+
+// hasLive reports whether record id has at least one visible item.
+func hasLive(tx *btree.Tx, root uint32, id string, now int64) (bool, error) {
+	t, err := loadTombs(tx, root, id)
+	if err != nil {
+		return false, err
+	}
+	r := reader{tx: tx, root: root, id: id, now: now, tombs: t}
+	found := false
+	_, err = r.scan(nil, nil, false, nil, false, func() bool { return found }, func(kv.Item) { found = true })
+	return found, err
+}

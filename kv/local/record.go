@@ -1,0 +1,207 @@
+package local
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+)
+
+// Keys of a namespace tree. Every entry of a record sorts under the record's
+// prefix (u16 id length, id), then by a kind byte, so a record's record
+// tombstone, its range tombstones and its items sit next to each other and
+// one seek finds them all. Frozen: these bytes are on disk.
+const (
+	kindRecordTomb = 0x00 // suffix: none
+	kindRangeTomb  = 0x01 // suffix: start flag, start, u64 timestamp
+	kindItem       = 0x02 // suffix: the item key
+	kindPastEnd    = 0x03 // sorts after every entry of an id (never stored)
+)
+
+// Item cell flags. Frozen.
+const (
+	cellTombstone = 1 << 0 // a deleted item: no value, hides older writes
+	cellExpires   = 1 << 1 // an i64 expiry (unix nanoseconds) follows the timestamp
+)
+
+var errBadCell = errors.New("edgekit/kv/local: corrupt item cell")
+
+// recordPrefix returns u16 len(id) | id.
+func recordPrefix(dst []byte, id string) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(id)))
+	return append(dst, id...)
+}
+
+func itemKey(id string, key []byte) []byte {
+	k := recordPrefix(make([]byte, 0, 3+len(id)+len(key)), id)
+	k = append(k, kindItem)
+	return append(k, key...)
+}
+
+func kindKey(id string, kind byte) []byte {
+	return append(recordPrefix(make([]byte, 0, 3+len(id)), id), kind)
+}
+
+// rangeTombKey: a nil start (unbounded) is flag 0; otherwise flag 1 and the
+// start bytes. The timestamp at the end keeps two deletes of the same start
+// apart; the value holds the end.
+func rangeTombKey(id string, start []byte, ts int64) []byte {
+	k := kindKey(id, kindRangeTomb)
+	if start == nil {
+		k = append(k, 0)
+	} else {
+		k = append(k, 1)
+		k = append(k, start...)
+	}
+	return binary.BigEndian.AppendUint64(k, uint64(ts))
+}
+
+// splitKey parses a namespace-tree key into id, kind and suffix.
+func splitKey(k []byte) (id []byte, kind byte, suffix []byte, ok bool) {
+	if len(k) < 3 {
+		return nil, 0, nil, false
+	}
+	n := int(binary.BigEndian.Uint16(k))
+	if len(k) < 3+n {
+		return nil, 0, nil, false
+	}
+	return k[2 : 2+n], k[2+n], k[3+n:], true
+}
+
+// cellData is a decoded item cell (a value or an item tombstone).
+type cellData struct {
+	flags  byte
+	ts     int64
+	expiry int64 // unix nanoseconds; 0 = never
+	meta   []byte
+	value  []byte
+}
+
+func (c *cellData) tombstone() bool { return c.flags&cellTombstone != 0 }
+
+// encodeCell: u8 flags | i64 timestamp | [i64 expiry] | uvarint len(meta) |
+// meta | value (the rest).
+func encodeCell(c *cellData) []byte {
+	b := make([]byte, 0, 1+8+8+binary.MaxVarintLen32+len(c.meta)+len(c.value))
+	flags := c.flags
+	if c.expiry != 0 {
+		flags |= cellExpires
+	}
+	b = append(b, flags)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.ts))
+	if c.expiry != 0 {
+		b = binary.BigEndian.AppendUint64(b, uint64(c.expiry))
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.meta)))
+	b = append(b, c.meta...)
+	return append(b, c.value...)
+}
+
+// decodeCell parses an item cell; the result aliases b.
+func decodeCell(b []byte) (cellData, error) {
+	var c cellData
+	if len(b) < 9 {
+		return c, errBadCell
+	}
+	c.flags = b[0]
+	if c.flags&^(cellTombstone|cellExpires) != 0 {
+		return c, errBadCell
+	}
+	c.ts = int64(binary.BigEndian.Uint64(b[1:]))
+	b = b[9:]
+	if c.flags&cellExpires != 0 {
+		if len(b) < 8 {
+			return c, errBadCell
+		}
+		c.expiry = int64(binary.BigEndian.Uint64(b))
+		b = b[8:]
+	}
+	ml, n := binary.Uvarint(b)
+	if n <= 0 || ml > uint64(len(b)-n) {
+		return c, errBadCell
+	}
+	b = b[n:]
+	c.meta = b[:ml:ml]
+	c.value = b[ml:]
+	return c, nil
+}
+
+// wins reports whether write a beats write b under last-writer-wins: the
+// higher timestamp; on a tie a tombstone, then the larger value, then the
+// larger metadata, then the later expiry (never expiring counts as latest).
+// Every replica and every retry resolves the same way.
+func wins(a, b *cellData) bool {
+	if a.ts != b.ts {
+		return a.ts > b.ts
+	}
+	if a.tombstone() != b.tombstone() {
+		return a.tombstone()
+	}
+	if c := bytes.Compare(a.value, b.value); c != 0 {
+		return c > 0
+	}
+	if c := bytes.Compare(a.meta, b.meta); c != 0 {
+		return c > 0
+	}
+	return expiryRank(a.expiry) > expiryRank(b.expiry)
+}
+
+func expiryRank(e int64) uint64 {
+	if e == 0 {
+		return ^uint64(0)
+	}
+	return uint64(e)
+}
+
+// tombs are the record-level and range tombstones of one record, loaded
+// before its items are read or written.
+type tombs struct {
+	record int64 // timestamp of the record tombstone; 0 = none
+	ranges []rangeTomb
+}
+
+type rangeTomb struct {
+	start, end []byte // nil = unbounded
+	ts         int64
+}
+
+// covers reports whether a write of key at ts is hidden by a tombstone.
+func (t *tombs) covers(key []byte, ts int64) bool {
+	if ts <= t.record {
+		return true
+	}
+	for i := range t.ranges {
+		r := &t.ranges[i]
+		if ts <= r.ts && (r.start == nil || bytes.Compare(key, r.start) >= 0) &&
+			(r.end == nil || bytes.Compare(key, r.end) < 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// range tombstone value: u8 end flag (0 = unbounded) | end bytes.
+func encodeRangeEnd(end []byte) []byte {
+	if end == nil {
+		return []byte{0}
+	}
+	return append([]byte{1}, end...)
+}
+
+func decodeRangeTomb(suffix, val []byte) (rangeTomb, error) {
+	var r rangeTomb
+	if len(suffix) < 9 || len(val) < 1 || suffix[0] > 1 || val[0] > 1 {
+		return r, errBadCell
+	}
+	r.ts = int64(binary.BigEndian.Uint64(suffix[len(suffix)-8:]))
+	if suffix[0] == 1 {
+		r.start = suffix[1 : len(suffix)-8 : len(suffix)-8]
+	} else if len(suffix) != 9 {
+		return r, errBadCell
+	}
+	if val[0] == 1 {
+		r.end = val[1:]
+	} else if len(val) != 1 {
+		return r, errBadCell
+	}
+	return r, nil
+}
