@@ -125,14 +125,16 @@ func (s *Store) checkpointHeld(ctx context.Context, mode CheckpointMode, haveWri
 				break
 			}
 		}
-		restart := s.failed == nil && !s.syncing && s.published == s.written &&
+		idle := s.failed == nil && !s.syncing && s.published == s.written &&
 			s.nBackfill == s.published && s.walReadersLocked() == 0
-		busy = !restart
-		if restart {
+		busy = !idle
+		// A generation whose header is not yet written has nothing to
+		// restart; its file holds only frames already in the db file.
+		if idle && s.w.hdrWritten {
 			s.restartLocked()
 		}
 		s.mu.Unlock()
-		if restart && mode == Truncate {
+		if idle && mode == Truncate {
 			// Every frame is in the synced db file and nobody reads the WAL;
 			// if this truncate is lost in a crash, replaying the old frames
 			// rewrites the same page images.

@@ -22,6 +22,17 @@ type workload struct {
 	pageSize int
 	maxPages uint32
 	commits  []txn // commits[i-1] is commit i
+
+	cache [][][]byte // state(k) for every k once precompute has run; read-only after
+}
+
+// precompute caches every state so concurrent checks are cheap.
+func (w *workload) precompute() {
+	cache := make([][][]byte, len(w.commits)+1)
+	for k := range cache {
+		cache[k] = w.build(k)
+	}
+	w.cache = cache
 }
 
 type txn struct {
@@ -70,6 +81,13 @@ func (w *workload) page(i uint64, pgno uint32) []byte {
 
 // state returns the pages after the first k commits (index pgno-1).
 func (w *workload) state(k int) [][]byte {
+	if w.cache != nil {
+		return w.cache[k]
+	}
+	return w.build(k)
+}
+
+func (w *workload) build(k int) [][]byte {
 	var pages [][]byte
 	for _, t := range w.commits[:k] {
 		if t.truncate != 0 {

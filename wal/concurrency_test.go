@@ -1,0 +1,144 @@
+package wal_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgekit/edgekit/wal"
+	"github.com/edgekit/edgekit/wal/vfs"
+)
+
+// Readers check that every snapshot is exactly some commit's state, and
+// stays so while a writer commits and checkpoints of every mode run.
+func TestSnapshotsStableUnderWriterAndCheckpoints(t *testing.T) {
+	for _, sm := range []wal.SyncMode{wal.SyncFull, wal.SyncGroup} {
+		t.Run(sm.String(), func(t *testing.T) {
+			seed := seedFor(t)
+			n := 300
+			if *flagLong {
+				n = 3000
+			}
+			w := newWorkload(seed, 512, 24, n)
+			w.precompute()
+			st := mustOpen(t, vfs.NewMem(), &wal.Options{PageSize: 512, Sync: sm, AutoCheckpoint: 20})
+			defer st.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			var latest atomic.Int64
+			fail := func(format string, a ...any) {
+				t.Errorf(format, a...)
+				cancel()
+			}
+			wg.Add(1)
+			go func() { // writer
+				defer wg.Done()
+				defer cancel()
+				for i := 1; i <= n && ctx.Err() == nil; i++ {
+					if err := w.apply(context.Background(), st, i); err != nil {
+						fail("commit %d: %v", i, err)
+						return
+					}
+					latest.Store(int64(i))
+				}
+			}()
+			wg.Add(1)
+			go func() { // checkpointer cycling through the modes
+				defer wg.Done()
+				for m := 0; ctx.Err() == nil; m++ {
+					cctx, ccancel := context.WithTimeout(ctx, time.Millisecond)
+					_, err := st.Checkpoint(cctx, wal.CheckpointMode(m%4))
+					ccancel()
+					if err != nil && !errors.Is(err, wal.ErrBusy) {
+						fail("checkpoint: %v", err)
+					}
+				}
+			}()
+			for range 4 {
+				wg.Add(1)
+				go func() { // readers
+					defer wg.Done()
+					for ctx.Err() == nil {
+						before := int(latest.Load())
+						r, err := st.Snapshot()
+						if err != nil {
+							fail("snapshot: %v", err)
+							return
+						}
+						k, err := w.checkSnapshot(r)
+						if err == nil && k < before {
+							err = errors.New("snapshot older than a commit acknowledged before it began")
+						}
+						if err == nil {
+							time.Sleep(200 * time.Microsecond) // let commits and checkpoints pass
+							var k2 int
+							if k2, err = w.checkSnapshot(r); err == nil && k2 != k {
+								err = errors.New("snapshot moved")
+							}
+						}
+						r.Close()
+						if err != nil {
+							fail("snapshot at commit %d (acked %d): %v", k, before, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if k, err := w.check(st); err != nil || k != n {
+				t.Fatalf("final state: commit %d, %v; want %d", k, err, n)
+			}
+			t.Logf("stats %+v", st.Stats())
+		})
+	}
+}
+
+// slowSyncFS makes every fsync take a while, as a disk does, so that group
+// commit has something to amortize even on a memory file system.
+type slowSyncFS struct{ *vfs.Mem }
+
+type slowSyncFile struct{ vfs.File }
+
+func (f slowSyncFile) Sync() error { time.Sleep(time.Millisecond); return f.File.Sync() }
+
+func (s slowSyncFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
+	f, err := s.Mem.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return slowSyncFile{f}, nil
+}
+
+func TestGroupCommitSharesFsyncs(t *testing.T) {
+	st := mustOpen(t, slowSyncFS{vfs.NewMem()}, &wal.Options{PageSize: 512, Sync: wal.SyncGroup, AutoCheckpoint: -1})
+	defer st.Close()
+	const goroutines, per = 8, 40
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				writeTx(t, st, map[uint32]byte{uint32(1 + g): byte(i)})
+			}
+		}()
+	}
+	wg.Wait()
+	s := st.Stats()
+	t.Logf("%d commits, %d WAL fsyncs", s.Commits, s.WALSyncs)
+	if s.Commits != goroutines*per {
+		t.Fatalf("commits got %d want %d", s.Commits, goroutines*per)
+	}
+	if s.WALSyncs*2 > s.Commits {
+		t.Errorf("group commit did not share fsyncs: %d fsyncs for %d commits", s.WALSyncs, s.Commits)
+	}
+	for g := range goroutines {
+		if got := readByte(t, st, uint32(1+g)); got != per-1 {
+			t.Errorf("page %d got %d want %d", 1+g, got, per-1)
+		}
+	}
+}
