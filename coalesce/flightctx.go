@@ -16,19 +16,25 @@ import (
 // AfterFunc method the context package looks for, so contexts derived from
 // it are cancelled without a watcher goroutine each.
 type flightCtx struct {
-	values   context.Context // first caller's values; nil when it had none to give
-	deadline time.Time       // zero when there is no leader deadline; fixed at start
+	values context.Context // first caller's values; nil when it had none to give
+	dl     *leaderDeadline // nil without Options.LeaderTimeout; fixed at start
 
-	mu     sync.Mutex // guards done, err, cause, afters
+	mu     sync.Mutex // guards done, cause, afters
 	done   chan struct{}
-	err    error // context.Canceled or context.DeadlineExceeded once cancelled
-	cause  error // why: ErrAbandoned, ErrClosed, ErrLeaderTimeout or errFinished
-	afters []*afterFunc
+	cause  error      // nil while live; then ErrAbandoned, ErrClosed, ErrLeaderTimeout or errFinished
+	afters *afterFunc // registered after-functions, newest first
+}
+
+// leaderDeadline is the Options.LeaderTimeout of one flight.
+type leaderDeadline struct {
+	at    time.Time
+	timer Timer
 }
 
 // afterFunc is one registration made through flightCtx.AfterFunc.
 type afterFunc struct {
-	f func()
+	f    func()
+	next *afterFunc
 }
 
 func (c *flightCtx) init(parent context.Context) {
@@ -37,7 +43,12 @@ func (c *flightCtx) init(parent context.Context) {
 	}
 }
 
-func (c *flightCtx) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+func (c *flightCtx) Deadline() (time.Time, bool) {
+	if c.dl == nil {
+		return time.Time{}, false
+	}
+	return c.dl.at, true
+}
 
 // Done makes the channel lazily: most flights finish without anyone asking.
 func (c *flightCtx) Done() <-chan struct{} {
@@ -45,17 +56,26 @@ func (c *flightCtx) Done() <-chan struct{} {
 	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.err != nil {
+		if c.cause != nil {
 			close(c.done)
 		}
 	}
 	return c.done
 }
 
+// Err follows the context contract: DeadlineExceeded when the leader
+// deadline passed, Canceled for every other end.
 func (c *flightCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.err
+	switch c.cause {
+	case nil:
+		return nil
+	case ErrLeaderTimeout:
+		return context.DeadlineExceeded
+	default:
+		return context.Canceled
+	}
 }
 
 func (c *flightCtx) Value(key any) any {
@@ -79,19 +99,19 @@ func (c *flightCtx) why() error {
 func (c *flightCtx) AfterFunc(f func()) (stop func() bool) {
 	a := &afterFunc{f: f}
 	c.mu.Lock()
-	if c.err != nil {
+	if c.cause != nil {
 		c.mu.Unlock()
 		f()
 		return func() bool { return false }
 	}
-	c.afters = append(c.afters, a)
+	a.next, c.afters = c.afters, a
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		for i, x := range c.afters {
-			if x == a {
-				c.afters = append(c.afters[:i], c.afters[i+1:]...)
+		for p := &c.afters; *p != nil; p = &(*p).next {
+			if *p == a {
+				*p = a.next
 				return true
 			}
 		}
@@ -99,24 +119,24 @@ func (c *flightCtx) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
-// cancel ends the context once; later calls do nothing. It must not be
-// called with the registry lock held: the after-functions may take locks of
-// derived contexts.
-func (c *flightCtx) cancel(err, cause error) {
+// cancel ends the context once with the given cause; later calls do
+// nothing. It must not be called with the registry lock held: the
+// after-functions take locks of derived contexts.
+func (c *flightCtx) cancel(cause error) {
 	c.mu.Lock()
-	if c.err != nil {
+	if c.cause != nil {
 		c.mu.Unlock()
 		return
 	}
-	c.err, c.cause = err, cause
+	c.cause = cause
 	if c.done != nil {
 		close(c.done)
 	}
-	fs := c.afters
+	as := c.afters
 	c.afters = nil
 	c.mu.Unlock()
-	for _, a := range fs {
-		a.f()
+	for ; as != nil; as = as.next {
+		as.f()
 	}
 }
 

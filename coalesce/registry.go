@@ -38,34 +38,39 @@ type ender interface{ endFlight(err, refuse error) }
 type flight[K comparable, V any] struct {
 	ctx flightCtx // what fn receives
 	key K
+	end ender // val, when it must hear how the flight ended (a body); nil for a Group
 
 	// Guarded by the owning registry's mu.
 	state      state
-	waiters    int           // callers still interested; 0 abandons a running flight
-	dups       int           // callers that joined after the leader
+	linked     bool          // in the registry's detached list
+	shared     bool          // the result went to more than one caller
+	waiters    int32         // callers still interested; 0 abandons a running flight
+	dups       int32         // callers that joined after the leader
 	done       chan struct{} // made when someone must wait; closed on finish
 	expires    time.Time     // when a lingering result stops serving
 	qseq       uint64        // position in the linger queue
-	prev, next *flight[K, V] // the registry's list of flights still running
-	deadline   Timer         // leader deadline timer, if any
+	prev, next *flight[K, V] // neighbours in the detached list
 
-	// Written under mu before the flight leaves running/detached, then
-	// immutable: read them after done is closed or after seeing the state
-	// under mu.
-	val    V
-	err    error
-	shared bool
+	// Written under mu (with shared) before the flight leaves
+	// running/detached, then immutable: read them after done is closed or
+	// after seeing the state under mu.
+	val V
+	err error
 }
 
 // registry is the machinery Group and Stream share: the key → flight map,
-// the linger queues and their sweep timer, the list of running flights that
-// Close must end, and the stats. Its zero value is ready to use.
+// the linger queues and their sweep timer, the flights Close must end, and
+// the stats. Its zero value is ready to use.
+//
+// Close finds running flights through m, and detached flights that still
+// have waiters (forgotten ones, private fallbacks) through a doubly linked
+// list; keeping only those in the list spares the common path its writes.
 type registry[K comparable, V any] struct {
 	opts Options // set before first use, read-only after
 
-	mu       sync.Mutex // guards m, live, ok, bad, sweep, sweepAt, sweepGen, closed, st
+	mu       sync.Mutex // guards m, detached, ok, bad, sweep, sweepAt, sweepGen, closed, st
 	m        map[K]*flight[K, V]
-	live     *flight[K, V] // head of the doubly linked list of running flights
+	detached *flight[K, V] // head of the list of detached flights with waiters
 	ok, bad  lingerQueue[K, V]
 	sweep    Timer
 	sweepAt  time.Time
@@ -135,7 +140,9 @@ func (r *registry[K, V]) private(ctx context.Context, mk func() V) (*flight[K, V
 		return nil, ErrClosed
 	}
 	r.st.Timeouts++
-	return r.newFlightLocked(ctx, mk, detached), nil
+	f := r.newFlightLocked(ctx, mk, detached)
+	r.linkLocked(f)
+	return f, nil
 }
 
 func (r *registry[K, V]) newFlightLocked(ctx context.Context, mk func() V, s state) *flight[K, V] {
@@ -143,32 +150,40 @@ func (r *registry[K, V]) newFlightLocked(ctx context.Context, mk func() V, s sta
 	f.ctx.init(ctx)
 	if mk != nil {
 		f.val = mk()
+		f.end, _ = any(f.val).(ender)
 	}
 	if d := r.opts.LeaderTimeout; d > 0 {
-		f.ctx.deadline = r.clock().Now().Add(d)
-		f.deadline = r.clock().AfterFunc(d, func() {
-			f.ctx.cancel(context.DeadlineExceeded, ErrLeaderTimeout)
-		})
+		f.ctx.dl = &leaderDeadline{
+			at:    r.clock().Now().Add(d),
+			timer: r.clock().AfterFunc(d, func() { f.ctx.cancel(ErrLeaderTimeout) }),
+		}
 	}
-	// Link at the head of the running list.
-	f.next = r.live
-	if r.live != nil {
-		r.live.prev = f
-	}
-	r.live = f
 	return f
 }
 
+// linkLocked adds a detached flight with waiters to the list Close walks.
+func (r *registry[K, V]) linkLocked(f *flight[K, V]) {
+	f.linked = true
+	f.next = r.detached
+	if r.detached != nil {
+		r.detached.prev = f
+	}
+	r.detached = f
+}
+
 func (r *registry[K, V]) unlinkLocked(f *flight[K, V]) {
+	if !f.linked {
+		return
+	}
 	if f.prev != nil {
 		f.prev.next = f.next
-	} else if r.live == f {
-		r.live = f.next
+	} else {
+		r.detached = f.next
 	}
 	if f.next != nil {
 		f.next.prev = f.prev
 	}
-	f.prev, f.next = nil, nil
+	f.prev, f.next, f.linked = nil, nil, false
 }
 
 // leave removes one waiter from a flight; the last one out of a running
@@ -192,7 +207,7 @@ func (r *registry[K, V]) leave(f *flight[K, V]) (finishedAlready bool) {
 	}
 	r.mu.Unlock()
 	if abandon {
-		f.ctx.cancel(context.Canceled, ErrAbandoned)
+		f.ctx.cancel(ErrAbandoned)
 	}
 	return false
 }
@@ -206,19 +221,19 @@ func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) 
 	}
 	if f.state >= lingering {
 		r.mu.Unlock()
-		f.ctx.cancel(context.Canceled, errFinished)
+		f.ctx.cancel(errFinished)
 		return
 	}
 	f.err, f.shared = err, f.dups > 0
-	if e, ok := any(f.val).(ender); ok {
+	if f.end != nil {
 		// A value made up front (a body) stays; it hears how it ended.
-		e.endFlight(err, ErrFillDone)
+		f.end.endFlight(err, ErrFillDone)
 	} else {
 		f.val = v
 	}
 	r.unlinkLocked(f)
-	if f.deadline != nil {
-		f.deadline.Stop()
+	if f.ctx.dl != nil {
+		f.ctx.dl.timer.Stop()
 	}
 	if f.state == running {
 		r.st.InFlight--
@@ -239,7 +254,7 @@ func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) 
 		close(f.done)
 	}
 	r.mu.Unlock()
-	f.ctx.cancel(context.Canceled, errFinished)
+	f.ctx.cancel(errFinished)
 }
 
 // forget removes key's flight or lingering result from the map. A running
@@ -256,6 +271,7 @@ func (r *registry[K, V]) forget(key K) bool {
 	case running:
 		delete(r.m, key)
 		f.state = detached
+		r.linkLocked(f) // its waiters must still hear of a Close
 		r.st.InFlight--
 	case lingering:
 		r.expireLocked(f)
@@ -273,26 +289,33 @@ func (r *registry[K, V]) close() {
 	}
 	r.closed = true
 	var ended []*flight[K, V]
-	for f := r.live; f != nil; {
-		next := f.next
+	end := func(f *flight[K, V]) {
 		f.err = ErrClosed
-		if e, ok := any(f.val).(ender); ok {
-			e.endFlight(ErrClosed, ErrClosed)
+		if f.end != nil {
+			f.end.endFlight(ErrClosed, ErrClosed)
 		}
-		if f.deadline != nil {
-			f.deadline.Stop()
+		if f.ctx.dl != nil {
+			f.ctx.dl.timer.Stop()
 		}
-		f.prev, f.next = nil, nil
 		f.state = finished
 		if f.done != nil {
 			close(f.done)
 		}
 		ended = append(ended, f)
+	}
+	for f := r.detached; f != nil; {
+		next := f.next
+		f.prev, f.next, f.linked = nil, nil, false
+		end(f)
 		f = next
 	}
-	r.live = nil
+	r.detached = nil
 	for _, f := range r.m {
-		f.state = finished
+		if f.state == running {
+			end(f)
+		} else {
+			f.state = finished
+		}
 	}
 	r.m = nil
 	r.ok, r.bad = lingerQueue[K, V]{}, lingerQueue[K, V]{}
@@ -303,7 +326,7 @@ func (r *registry[K, V]) close() {
 	r.st.InFlight, r.st.Lingering = 0, 0
 	r.mu.Unlock()
 	for _, f := range ended {
-		f.ctx.cancel(context.Canceled, ErrClosed)
+		f.ctx.cancel(ErrClosed)
 	}
 }
 

@@ -1,0 +1,227 @@
+// Package coalesce_test measures edgekit/coalesce against
+// golang.org/x/sync/singleflight, the package a Go user would otherwise
+// pick, in the same run. Results of record: docs/bench/coalesce.md.
+package coalesce_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/edgekit/edgekit/coalesce"
+)
+
+// BenchmarkDoUncontended: one caller, a new flight per call (no linger),
+// fn returns at once. This is the fixed cost of coalescing a miss.
+func BenchmarkDoUncontended(b *testing.B) {
+	fn := func(context.Context) (int, error) { return 1, nil }
+	b.Run("impl=singleflight", func(b *testing.B) {
+		b.ReportAllocs()
+		var g singleflight.Group
+		for b.Loop() {
+			_, _, _ = g.Do("seg", func() (any, error) { return 1, nil })
+		}
+	})
+	b.Run("impl=edgekit/ctx=background", func(b *testing.B) {
+		b.ReportAllocs()
+		var g coalesce.Group[string, int]
+		ctx := context.Background()
+		for b.Loop() {
+			_, _, _ = g.Do(ctx, "seg", fn)
+		}
+	})
+	b.Run("impl=edgekit/ctx=cancellable", func(b *testing.B) {
+		// A request context: fn runs on its own goroutine so the caller
+		// could leave early. singleflight has no equivalent.
+		b.ReportAllocs()
+		var g coalesce.Group[string, int]
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		for b.Loop() {
+			_, _, _ = g.Do(ctx, "seg", fn)
+		}
+	})
+}
+
+// spin is fn's work in the contended benchmark: about a microsecond of CPU,
+// long enough for other callers to join.
+func spin() int {
+	x := 1
+	for i := range 2000 {
+		x = x*31 + i
+	}
+	return x
+}
+
+// BenchmarkDoContended: 1,000 goroutines call Do for one key in a loop;
+// ns/op is per call. calls/op is how many of those calls ran fn.
+func BenchmarkDoContended(b *testing.B) {
+	const goroutines = 1000
+	run := func(b *testing.B, do func(calls *atomic.Int64)) {
+		b.ReportAllocs()
+		var calls atomic.Int64
+		b.SetParallelism(max(1, goroutines/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				do(&calls)
+			}
+		})
+		b.ReportMetric(float64(calls.Load())/float64(b.N), "calls/op")
+	}
+	b.Run("impl=singleflight", func(b *testing.B) {
+		var g singleflight.Group
+		run(b, func(calls *atomic.Int64) {
+			_, _, _ = g.Do("seg", func() (any, error) { calls.Add(1); return spin(), nil })
+		})
+	})
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		linger time.Duration
+	}{
+		{"impl=edgekit/ctx=background", context.Background(), 0},
+		{"impl=edgekit/ctx=cancellable", cancellable(b), 0},
+		{"impl=edgekit/ctx=cancellable/linger=1ms", cancellable(b), time.Millisecond},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			g := coalesce.New[string, int](&coalesce.Options{Linger: tc.linger})
+			defer g.Close()
+			run(b, func(calls *atomic.Int64) {
+				_, _, _ = g.Do(tc.ctx, "seg", func(context.Context) (int, error) { calls.Add(1); return spin(), nil })
+			})
+		})
+	}
+}
+
+func cancellable(b *testing.B) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	return ctx
+}
+
+// BenchmarkStream: a 2 MiB body, written in 32 KiB pieces, delivered to N
+// readers. One op is one whole flight. GB/s counts bytes delivered to all
+// readers; B/reader is B/op divided by N (it includes the body's share).
+//
+// The peer is singleflight returning the assembled []byte (the usual way
+// to share a body with it): readers get nothing until the body is
+// complete, then read the one shared slice.
+//
+// sink=discard hands bytes to io.Discard (edgekit: straight from the
+// shared chunks via WriteTo, no copy); sink=copy copies every byte into a
+// 32 KiB buffer per reader, as a socket write would.
+func BenchmarkStream(b *testing.B) {
+	const size = 2 << 20
+	const piece = 32 << 10
+	src := bytes.Repeat([]byte("0123456789abcdef"), piece/16)
+	for _, readers := range []int{1, 100, 1000} {
+		for _, sink := range []string{"discard", "copy"} {
+			drain := func(r io.Reader, buf []byte) (int64, error) {
+				if sink == "discard" {
+					return io.Copy(io.Discard, r)
+				}
+				return io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf)
+			}
+			name := fmt.Sprintf("readers=%d/sink=%s", readers, sink)
+			b.Run(name+"/impl=singleflight", func(b *testing.B) {
+				var g singleflight.Group
+				bufs := makeBufs(readers)
+				measure(b, readers, size, func(i int) {
+					release := make(chan struct{})
+					chans := make([]<-chan singleflight.Result, readers)
+					key := strconv.Itoa(i)
+					for r := range readers {
+						chans[r] = g.DoChan(key, func() (any, error) {
+							<-release
+							// Sized up front, as with a Content-Length, like SizeHint below.
+							body := bytes.NewBuffer(make([]byte, 0, size))
+							for range size / piece {
+								body.Write(src)
+							}
+							return body.Bytes(), nil
+						})
+					}
+					close(release)
+					var wg sync.WaitGroup
+					for r := range readers {
+						wg.Go(func() {
+							res := <-chans[r]
+							if n, _ := drain(bytes.NewReader(res.Val.([]byte)), bufs[r]); n != size {
+								b.Errorf("read %d bytes", n)
+							}
+						})
+					}
+					wg.Wait()
+				})
+			})
+			b.Run(name+"/impl=edgekit", func(b *testing.B) {
+				var s coalesce.Stream[int, struct{}]
+				bufs := makeBufs(readers)
+				ctx := context.Background()
+				measure(b, readers, size, func(i int) {
+					release := make(chan struct{})
+					fill := func(ctx context.Context, w *coalesce.Writer[struct{}]) error {
+						<-release
+						w.SizeHint(size)
+						for range size / piece {
+							if _, err := w.Write(src); err != nil {
+								return err
+							}
+						}
+						return nil
+					}
+					var wg sync.WaitGroup
+					for r := range readers {
+						rd, err := s.Open(ctx, i, fill)
+						if err != nil {
+							b.Fatal(err)
+						}
+						wg.Go(func() {
+							defer rd.Close()
+							if n, err := drain(rd, bufs[r]); n != size || err != nil {
+								b.Errorf("read %d bytes, %v", n, err)
+							}
+						})
+					}
+					close(release)
+					wg.Wait()
+				})
+			})
+		}
+	}
+}
+
+func makeBufs(n int) [][]byte {
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = make([]byte, 32<<10)
+	}
+	return bufs
+}
+
+// measure runs op per iteration and reports delivered GB/s and bytes
+// allocated per reader.
+func measure(b *testing.B, readers, size int, op func(i int)) {
+	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	i := 0
+	for b.Loop() {
+		op(i)
+		i++
+	}
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(readers)*float64(size)*float64(i)/elapsed.Seconds()/1e9, "GB/s")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(i)/float64(readers), "B/reader")
+}
