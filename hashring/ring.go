@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"strings"
 )
 
 // Ring is an immutable consistent-hash ring of weighted members: each member
@@ -96,24 +97,26 @@ func (r *Ring) buildIndex() {
 	}
 }
 
-// radixSort sorts v ascending with an LSD radix sort on 16-bit digits,
-// skipping digits that are equal in every element (the member-index bits
-// are mostly zero). It is several times faster than slices.Sort for the
-// large rings the build makes.
+// radixSort sorts v ascending with an LSD radix sort on 11-bit digits
+// (a 16 KiB count table that stays in L1), skipping digits that are equal
+// in every element (most member-number bits are zero). It is several times
+// faster than slices.Sort for the large rings the build makes.
 func radixSort(v []uint64) {
 	if len(v) < 256 {
 		slices.Sort(v)
 		return
 	}
+	const digit = 11
+	const mask = 1<<digit - 1
 	tmp := make([]uint64, len(v))
 	src, dst := v, tmp
-	var count [1 << 16]int
-	for shift := uint(0); shift < 64; shift += 16 {
+	var count [1 << digit]int
+	for shift := uint(0); shift < 64; shift += digit {
 		clear(count[:])
 		for _, x := range src {
-			count[(x>>shift)&0xFFFF]++
+			count[(x>>shift)&mask]++
 		}
-		if count[(src[0]>>shift)&0xFFFF] == len(src) {
+		if count[(src[0]>>shift)&mask] == len(src) {
 			continue // every element has the same digit: nothing to do
 		}
 		sum := 0
@@ -122,7 +125,7 @@ func radixSort(v []uint64) {
 			sum += c
 		}
 		for _, x := range src {
-			d := (x >> shift) & 0xFFFF
+			d := (x >> shift) & mask
 			dst[count[d]] = x
 			count[d]++
 		}
@@ -235,27 +238,77 @@ func (r *Ring) Points() int { return len(r.points) }
 
 // Add returns a new Ring with m added, or a *MemberError wrapping
 // ErrDuplicateID (m is already a member), ErrEmptyID or ErrBadWeight.
-// Only keys that now belong to m move.
+// Only keys that now belong to m move. The result is identical to New with
+// the new member list, built in time linear in the ring's size.
 func (r *Ring) Add(m Member) (*Ring, error) {
 	if memberIndex(r.members, m.ID) >= 0 {
 		return nil, &MemberError{ID: m.ID, Err: ErrDuplicateID}
 	}
-	ms, err := canonical(append(slices.Clone(r.members), m))
-	if err != nil {
+	if _, err := canonical([]Member{m}); err != nil {
 		return nil, err
 	}
-	return build(ms, r.options())
+	o := r.options()
+	add := pointCount(m.Weight, o.PointsPerWeight)
+	if float64(len(r.points))+add > MaxPoints {
+		return nil, ErrTooLarge
+	}
+	k, _ := slices.BinarySearchFunc(r.members, m.ID, func(a Member, id string) int { return strings.Compare(a.ID, id) })
+	out := &Ring{members: slices.Insert(slices.Clone(r.members), k, m), hash: hasher{custom: o.Hasher}, opts: o}
+	// The new member's points, sorted, then merged with the old ones whose
+	// member numbers at or after k shift up by one (a monotone renumbering,
+	// so the old points stay sorted).
+	h := out.hash.sumString(m.ID)
+	fresh := make([]uint64, int(add))
+	for j := range fresh {
+		fresh[j] = uint64(pointPosition(h, uint32(j)))<<32 | uint64(k)
+	}
+	radixSort(fresh)
+	pts := make([]uint64, 0, len(r.points)+len(fresh))
+	i, j := 0, 0
+	for i < len(r.points) || j < len(fresh) {
+		if i < len(r.points) {
+			p := r.points[i]
+			if uint32(p) >= uint32(k) {
+				p++
+			}
+			if j == len(fresh) || p < fresh[j] {
+				pts = append(pts, p)
+				i++
+				continue
+			}
+		}
+		pts = append(pts, fresh[j])
+		j++
+	}
+	out.points = pts
+	out.buildIndex()
+	return out, nil
 }
 
 // Remove returns a new Ring without the member id, or a *MemberError
 // wrapping ErrUnknownMember. Only the removed member's keys move, and each
-// goes to the member that followed it in LocateN order.
+// goes to the member that followed it in LocateN order. Like Add, it
+// equals New with the new member list and runs in linear time.
 func (r *Ring) Remove(id string) (*Ring, error) {
-	ms, err := withoutMember(r.members, id)
-	if err != nil {
-		return nil, err
+	k := memberIndex(r.members, id)
+	if k < 0 {
+		return nil, &MemberError{ID: id, Err: ErrUnknownMember}
 	}
-	return build(ms, r.options())
+	o := r.options()
+	out := &Ring{members: slices.Delete(slices.Clone(r.members), k, k+1), hash: hasher{custom: o.Hasher}, opts: o}
+	pts := make([]uint64, 0, len(r.points))
+	for _, p := range r.points {
+		switch owner := uint32(p); {
+		case owner == uint32(k):
+			continue
+		case owner > uint32(k):
+			p-- // renumber: members after k move down one
+		}
+		pts = append(pts, p)
+	}
+	out.points = pts
+	out.buildIndex()
+	return out, nil
 }
 
 // options returns the ring's options, or the defaults for a zero Ring.

@@ -283,3 +283,53 @@ func TestPermutationInvariance(t *testing.T) {
 		t.Errorf("member order changed ownership: %d moves, first %+v", len(d), d[0])
 	}
 }
+
+// TestAddRemoveEqualNew checks that the linear-time Add and Remove build
+// exactly the ring New builds from the resulting member list.
+func TestAddRemoveEqualNew(t *testing.T) {
+	s := seed(t)
+	rng := rand.New(rand.NewPCG(s, 13))
+	opts := &hashring.Options{PointsPerWeight: 1 + rng.IntN(300)}
+	ids := randomIDs(rng, 40)
+	ms := make([]hashring.Member, len(ids))
+	for i, id := range ids {
+		ms[i] = hashring.Member{ID: id, Weight: 0.25 + 3*rng.Float64()}
+	}
+	r, err := hashring.New(ms[:20], opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := slices.Clone(ms[:20])
+	for step := range 60 {
+		var op string
+		if rng.IntN(2) == 0 && len(cur) < len(ms) {
+			m := ms[len(cur)]
+			op = "add " + m.ID
+			if r, err = r.Add(m); err != nil {
+				t.Fatal(err)
+			}
+			cur = append(cur, m)
+		} else if len(cur) > 0 {
+			i := rng.IntN(len(cur))
+			op = "remove " + cur[i].ID
+			if r, err = r.Remove(cur[i].ID); err != nil {
+				t.Fatal(err)
+			}
+			// Keep cur a prefix of ms (the next add takes ms[len(cur)]):
+			// move the removed member to the end of the pool.
+			gone := cur[i]
+			cur = slices.Delete(cur, i, i+1)
+			ms = append(slices.Delete(ms, i, i+1), gone)
+		}
+		want, err := hashring.New(cur, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Points() != want.Points() || r.Len() != want.Len() {
+			t.Fatalf("step %d (%s): %d points/%d members, New gives %d/%d", step, op, r.Points(), r.Len(), want.Points(), want.Len())
+		}
+		if d := hashring.Diff(r, want); len(d) != 0 {
+			t.Fatalf("step %d (%s): differs from New: %+v", step, op, d[0])
+		}
+	}
+}
