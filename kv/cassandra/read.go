@@ -1,0 +1,297 @@
+package cassandra
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/edgekit/edgekit/kv"
+)
+
+// Read returns the live items of record id that match q, one call's worth.
+//
+// Paging uses the driver's paging state: a call runs the statement with a
+// page size of (what is left of) Limit, continues with the paging state
+// while the byte budget is not met, and returns the paging state of the
+// next page inside the cursor. When Limit or MaxBytes stops a call in the
+// middle of a driver page, the cursor holds the last key instead and the
+// next call resumes after it with a bounded statement. Either way an item
+// that exists for the whole scan is returned exactly once.
+//
+// With MaxBytes set, the rows asked of Cassandra per round trip follow a
+// running estimate of the namespace's item size (Netflix's adaptive
+// pagination), so small budgets do not fetch pages that are then dropped.
+func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result, error) {
+	if err := s.enter(); err != nil {
+		return kv.Result{}, err
+	}
+	defer s.mu.RUnlock()
+	if err := kv.CheckNamespace(ns); err != nil {
+		return kv.Result{}, err
+	}
+	if err := kv.CheckID(id); err != nil {
+		return kv.Result{}, err
+	}
+	if err := kv.CheckQuery(q); err != nil {
+		return kv.Result{}, err
+	}
+	var keys [][]byte
+	if q.Keys != nil {
+		keys = scanOrder(q.Keys, q.Reverse)
+	}
+	qid := readIdentity(ns, id, q, keys)
+	var pos readPos
+	if q.Cursor != nil {
+		var err error
+		if pos, err = s.openRead(qid, q.Cursor); err != nil {
+			return kv.Result{}, err
+		}
+	}
+	t := s.table(ns)
+	stmt, args := t.readStatement(id, q, keys, pos)
+	if stmt == "" {
+		return kv.Result{}, nil // nothing left to select
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = s.set.pageSize
+	}
+
+	var res kv.Result
+	total := 0 // key+value+metadata bytes returned so far
+	state := pos.state
+	for {
+		fetch := limit - len(res.Items)
+		if q.MaxBytes > 0 {
+			avg := max(1, t.avgItem.Load())
+			want := (int64(q.MaxBytes-total) + avg - 1) / avg
+			fetch = int(min(int64(fetch), max(1, want)))
+		}
+		iter := s.query(ctx, t, stmt, args...).PageSize(fetch).PageState(state).Iter()
+		next := slices.Clone(iter.PageState()) // paging state after this page
+		rows, full := 0, false
+		var it kv.Item
+		for iter.Scan(&it.Key, &it.Value, &it.Metadata, &it.Timestamp) {
+			rows++
+			if len(it.Metadata) == 0 {
+				it.Metadata = nil
+			}
+			res.Items = append(res.Items, it)
+			it = kv.Item{}
+			total += itemSize(&res.Items[len(res.Items)-1])
+			if len(res.Items) >= limit || (q.MaxBytes > 0 && total >= q.MaxBytes) {
+				full = true
+				break
+			}
+		}
+		pageRows := iter.NumRows()
+		if err := iter.Close(); err != nil {
+			return kv.Result{}, mapErr("read", ns, err)
+		}
+		if full && rows < pageRows {
+			// Stopped inside a driver page: resume after the last key,
+			// with a fresh statement bounded by it.
+			last := res.Items[len(res.Items)-1].Key
+			res.Cursor = s.sealRead(qid, readPos{hasLast: true, last: last})
+			break
+		}
+		if len(next) == 0 {
+			break // the statement is exhausted
+		}
+		if full {
+			// Stopped at a page boundary: the driver's paging state (of
+			// the statement this cursor's bound built) resumes it.
+			res.Cursor = s.sealRead(qid, readPos{hasLast: pos.hasLast, last: pos.last, state: next})
+			break
+		}
+		state = next
+	}
+	if n := len(res.Items); n > 0 {
+		// Exponential moving average, weight 1/4 for this call.
+		obs := int64(total / n)
+		t.avgItem.Store((3*t.avgItem.Load() + obs + 3) / 4)
+	}
+	return res, nil
+}
+
+func itemSize(it *kv.Item) int { return len(it.Key) + len(it.Value) + len(it.Metadata) }
+
+// readStatement builds the statement that resumes q at pos, or "" when
+// nothing can match. keys is q.Keys in scan order (nil for a range query).
+func (t *table) readStatement(id string, q kv.Query, keys [][]byte, pos readPos) (string, []any) {
+	rev := 0
+	if q.Reverse {
+		rev = 1
+	}
+	if q.Keys != nil {
+		if pos.hasLast {
+			// Keep only the keys beyond the last one returned.
+			i, found := slices.BinarySearchFunc(keys, pos.last, func(k, last []byte) int {
+				if q.Reverse {
+					return bytes.Compare(last, k)
+				}
+				return bytes.Compare(k, last)
+			})
+			if found {
+				i++
+			}
+			keys = keys[i:]
+		}
+		if len(keys) == 0 {
+			return "", nil
+		}
+		return t.selectKeys[rev], []any{id, keys}
+	}
+
+	// The range [lo, hi) in key order, with lo exclusive after a cursor's
+	// last key when scanning up, and hi = the last key when scanning down.
+	lower, lo := lowerNone, q.Start
+	if len(lo) > 0 {
+		lower = lowerIncl // an empty Start is the smallest key: no bound
+	}
+	hi := q.End
+	if pos.hasLast {
+		if q.Reverse {
+			hi = pos.last
+		} else {
+			lower, lo = lowerExcl, pos.last
+		}
+	}
+	if hi != nil && (len(hi) == 0 || (lower != lowerNone && bytes.Compare(lo, hi) >= 0)) {
+		return "", nil
+	}
+	args := []any{id}
+	if lower != lowerNone {
+		args = append(args, lo)
+	}
+	upper := 0
+	if hi != nil {
+		upper = 1
+		args = append(args, hi)
+	}
+	return t.selectRange[lower][upper][rev], args
+}
+
+// scanOrder returns the distinct keys of ks sorted in scan order, with nil
+// keys as the empty key (a nil blob would bind as null).
+func scanOrder(ks [][]byte, reverse bool) [][]byte {
+	out := make([][]byte, len(ks))
+	for i, k := range ks {
+		out[i] = keyArg(k)
+	}
+	slices.SortFunc(out, bytes.Compare)
+	out = slices.CompactFunc(out, bytes.Equal)
+	if reverse {
+		slices.Reverse(out)
+	}
+	return out
+}
+
+// readIdentity encodes what a Read cursor is bound to: namespace, record
+// id, direction, and the key list (as a set) or range. Limit and MaxBytes
+// are not part of it; they may change from page to page.
+func readIdentity(ns, id string, q kv.Query, keys [][]byte) []byte {
+	b := []byte("read")
+	b = appendField(b, []byte(ns))
+	b = appendField(b, []byte(id))
+	if q.Reverse {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	if q.Keys != nil {
+		b = append(b, 'K')
+		b = binary.AppendUvarint(b, uint64(len(keys)))
+		for _, k := range keys {
+			b = appendField(b, k)
+		}
+		return b
+	}
+	b = append(b, 'R')
+	b = appendField(b, q.Start) // nil and empty select the same range
+	if q.End == nil {
+		return append(b, 0)
+	}
+	return appendField(append(b, 1), q.End)
+}
+
+func appendField(b, f []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(f)))
+	return append(b, f...)
+}
+
+// idsIdentity binds an IDs cursor to its namespace.
+func idsIdentity(ns string) []byte { return appendField([]byte("ids"), []byte(ns)) }
+
+// IDs lists the record ids of ns that have at least one live item, in
+// token order (Cassandra's ring order), up to limit per call. The cursor
+// holds the token and id of the last id returned; the next call reads
+// from that token on and skips what it already returned, so ids that share
+// a token (a Murmur3 collision) are neither lost nor repeated.
+func (s *Store) IDs(ctx context.Context, ns string, cursor []byte, limit int) ([]string, []byte, error) {
+	if err := s.enter(); err != nil {
+		return nil, nil, err
+	}
+	defer s.mu.RUnlock()
+	if err := kv.CheckNamespace(ns); err != nil {
+		return nil, nil, err
+	}
+	if limit < 0 {
+		return nil, nil, fmt.Errorf("%w: negative limit %d", kv.ErrInvalid, limit)
+	}
+	if limit == 0 {
+		limit = s.set.pageSize
+	}
+	qid := idsIdentity(ns)
+	t := s.table(ns)
+	var pos idsPos
+	resume := cursor != nil
+	ask := limit
+	stmt, args := t.idsFirst, []any{ask}
+	if resume {
+		var err error
+		if pos, err = s.openIDs(qid, cursor); err != nil {
+			return nil, nil, err
+		}
+		// One more row than wanted: the last id returned comes back first.
+		ask = limit + 1
+		stmt, args = t.idsFrom, []any{pos.token, ask}
+	}
+	iter := s.query(ctx, t, stmt, args...).Iter()
+	var (
+		ids     []string
+		rows    int
+		tok     int64
+		id      string
+		scanned idsPos // last row seen
+		last    idsPos // last id returned
+	)
+	for iter.Scan(&tok, &id) {
+		rows++
+		scanned = idsPos{token: tok, lastID: id}
+		// Within one token Cassandra orders partitions by key bytes, which
+		// for text is Go's string order.
+		if resume && tok == pos.token && id <= pos.lastID {
+			continue
+		}
+		if len(ids) == limit {
+			break
+		}
+		ids = append(ids, id)
+		last = scanned
+	}
+	if err := iter.Close(); err != nil {
+		return nil, nil, mapErr("list ids of", ns, err)
+	}
+	if rows < ask {
+		return ids, nil, nil // fewer rows than asked: the ring is exhausted
+	}
+	if len(ids) == 0 {
+		// Every row was one already returned (only possible when many ids
+		// share a token): step past them all.
+		last = scanned
+	}
+	return ids, s.sealIDs(qid, last), nil
+}
