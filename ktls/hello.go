@@ -32,8 +32,10 @@ func parseClientHello(rec []byte) (ch clientHello, ok bool) {
 	}
 	ch.random = r
 	body := rec[helloRandomEnd:]
-	if n := int(binary.BigEndian.Uint16(rec[3:5])); recordHeaderLen+n <= len(rec) {
-		body = rec[helloRandomEnd : recordHeaderLen+n]
+	if end := recordHeaderLen + int(binary.BigEndian.Uint16(rec[3:5])); end < helloRandomEnd {
+		return ch, true // record too short to hold more than the random
+	} else if end <= len(rec) {
+		body = rec[helloRandomEnd:end]
 	}
 	p := cursor(body)
 	if !p.skip8() || !p.skip16() || !p.skip8() {

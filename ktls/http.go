@@ -66,12 +66,35 @@ func ServeFile(w http.ResponseWriter, r *http.Request, name string, modtime time
 	if ok {
 		before = c.sendfileBytes.Load()
 	}
-	http.ServeContent(w, r, name, modtime, io.NewSectionReader(f, off, n))
+	http.ServeContent(headerFlusher{w}, r, name, modtime, io.NewSectionReader(f, off, n))
 	if ok && c.sendfileBytes.Load() > before {
 		return MethodSendfile
 	}
 	return MethodCopy
 }
+
+// headerFlusher sends the response header as soon as it is written. net/http
+// copies the first 512 bytes of a body through its buffer (for Content-Type
+// sniffing) unless the header is already on the wire; flushing it first lets
+// the whole body take the connection's ReadFrom, i.e. sendfile.
+type headerFlusher struct{ http.ResponseWriter }
+
+func (h headerFlusher) WriteHeader(code int) {
+	h.ResponseWriter.WriteHeader(code)
+	if code == http.StatusOK || code == http.StatusPartialContent {
+		_ = http.NewResponseController(h.ResponseWriter).Flush()
+	}
+}
+
+func (h headerFlusher) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := h.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return copyPooled(h.ResponseWriter, r)
+}
+
+// Unwrap lets http.ResponseController reach the original writer.
+func (h headerFlusher) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // FileServer serves the regular files under root by URL path through
 // ServeFile. It never follows a path out of root (os.Root), lists no
