@@ -14,6 +14,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/edgekit/edgekit/coalesce"
 )
 
@@ -624,4 +626,32 @@ func TestStreamRandomized(t *testing.T) {
 		}
 		wg.Wait()
 	}
+}
+
+// TestNoGoroutineOutlivesFlight: once every Reader is closed and the fill
+// has returned, nothing of the flight runs on — not the fill, not a
+// context watcher, not a timer.
+func TestNoGoroutineOutlivesFlight(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s := coalesce.NewStream[string, hdr](&coalesce.Options{Linger: time.Minute, LockTimeout: time.Hour, LeaderTimeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var readers []*coalesce.Reader[hdr]
+	for range 10 {
+		rd, err := s.Open(ctx, "k", func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+			_, err := w.Write(pattern(5, 100_000))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers = append(readers, rd)
+	}
+	for _, rd := range readers {
+		if _, err := io.Copy(io.Discard, rd); err != nil {
+			t.Fatal(err)
+		}
+		rd.Close()
+	}
+	_ = s.Close() // stops the linger sweep timer
 }
