@@ -123,9 +123,6 @@ func Shares(l Locator) map[string]float64 {
 	return out
 }
 
-func (r *Ring) memberID(i uint32) string   { return r.members[i].ID }
-func (g *Maglev) memberID(i uint32) string { return g.members[i].ID }
-
 // segments of a Ring: point i owns (position of point i-1, position of
 // point i]; the first point also owns the wrap-around arc past the last.
 // Points sharing a position give the range to the first of them, exactly

@@ -16,10 +16,8 @@ import "slices"
 // A *Maglev is safe for concurrent use; lookups are lock-free and
 // allocation-free (LocateN excepted). The zero Maglev is empty.
 type Maglev struct {
-	members []Member // sorted by ID
-	table   []uint32 // slot → member index; len is a prime
-	hash    hasher
-	opts    Options
+	space
+	table []uint32 // slot → member number; len is a prime
 }
 
 // NewMaglev builds a Maglev table from members, in any order. Errors are as
@@ -37,7 +35,8 @@ func NewMaglev(members []Member, opts *Options) (*Maglev, error) {
 }
 
 func buildMaglev(ms []Member, o Options) (*Maglev, error) {
-	g := &Maglev{members: ms, hash: hasher{custom: o.Hasher}, opts: o}
+	g := &Maglev{space: space{members: ms, hash: hasher{custom: o.Hasher}, opts: o}}
+	g.seq = g
 	if len(ms) == 0 {
 		return g, nil
 	}
@@ -136,73 +135,10 @@ func (g *Maglev) LocateString(key string) string {
 	return g.members[g.table[g.slot(fold(g.hash.sumString(key)))]].ID
 }
 
-// Position returns key's position on the 2^32 circle (see Ring.Position).
-func (g *Maglev) Position(key []byte) uint32 { return fold(g.hash.sum(key)) }
-
-// PositionString is Position for a string key.
-func (g *Maglev) PositionString(key string) uint32 { return fold(g.hash.sumString(key)) }
-
-// LocateN returns up to n distinct member ids for key in preference order:
-// the owner of the key's slot, then the owners of the following slots,
-// skipping repeats. It returns min(n, Len()) ids. Unlike Ring's, these lists
-// are not guaranteed stable for survivors when a member leaves.
-func (g *Maglev) LocateN(key []byte, n int) []string {
-	return g.AppendN(make([]string, 0, min(max(n, 0), len(g.members))), key, n)
-}
-
-// LocateNString is LocateN for a string key.
-func (g *Maglev) LocateNString(key string, n int) []string {
-	return g.AppendNString(make([]string, 0, min(max(n, 0), len(g.members))), key, n)
-}
-
-// AppendN appends LocateN(key, n) to dst; it does not allocate when dst has
-// room and n ≤ 16.
-func (g *Maglev) AppendN(dst []string, key []byte, n int) []string {
-	if len(g.table) == 0 || n <= 0 {
-		return dst
-	}
-	return g.appendN(dst, fold(g.hash.sum(key)), n)
-}
-
-// AppendNString is AppendN for a string key.
-func (g *Maglev) AppendNString(dst []string, key string, n int) []string {
-	if len(g.table) == 0 || n <= 0 {
-		return dst
-	}
-	return g.appendN(dst, fold(g.hash.sumString(key)), n)
-}
-
-func (g *Maglev) appendN(dst []string, p uint32, n int) []string {
-	n = min(n, len(g.members))
-	var seen distinct
-	seen.init(n, len(g.members))
-	s := g.slot(p)
-	for range len(g.table) {
-		if m := g.table[s]; seen.add(m) {
-			dst = append(dst, g.members[m].ID)
-			if seen.n == n {
-				return dst
-			}
-		}
-		if s++; s == len(g.table) {
-			s = 0
-		}
-	}
-	// A member so light that it won no slot is still a member: list those
-	// last, in id order, so LocateN always returns min(n, Len()) ids.
-	for m := range g.members {
-		if seen.n < n && seen.add(uint32(m)) {
-			dst = append(dst, g.members[m].ID)
-		}
-	}
-	return dst
-}
-
-// Len returns the number of members.
-func (g *Maglev) Len() int { return len(g.members) }
-
-// Members returns a copy of the members, sorted by id.
-func (g *Maglev) Members() []Member { return slices.Clone(g.members) }
+// size, start and owner make the slots the sequence LocateN walks.
+func (g *Maglev) size() int          { return len(g.table) }
+func (g *Maglev) start(p uint32) int { return g.slot(p) }
+func (g *Maglev) owner(i int) uint32 { return g.table[i] }
 
 // TableSize returns the number of slots (a prime; 0 when empty).
 func (g *Maglev) TableSize() int { return len(g.table) }

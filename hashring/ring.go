@@ -21,7 +21,7 @@ import (
 // The zero Ring is an empty ring with default options: Locate returns "",
 // and Add works.
 type Ring struct {
-	members []Member // sorted by ID; index i is the member's number
+	space
 	// points holds position<<32 | member index, sorted ascending: one
 	// uint64 per point makes the binary layout compact (8 bytes a point)
 	// and orders equal positions by member id, deterministically.
@@ -31,8 +31,6 @@ type Ring struct {
 	// one point per bucket on average).
 	index []uint32
 	shift uint8
-	hash  hasher
-	opts  Options // as given to New, defaults filled in; reused by Add/Remove
 }
 
 // New builds a Ring from members, in any order. It returns a *MemberError
@@ -51,13 +49,20 @@ func New(members []Member, opts *Options) (*Ring, error) {
 	return build(ms, o)
 }
 
+// newRing returns a Ring with its members set and no points yet.
+func newRing(ms []Member, o Options) *Ring {
+	r := &Ring{space: space{members: ms, hash: hasher{custom: o.Hasher}, opts: o}}
+	r.seq = r
+	return r
+}
+
 // pointCount is how many ring points a member of weight w gets.
 func pointCount(w float64, perWeight int) float64 {
 	return max(1, math.Round(w*float64(perWeight)))
 }
 
 func build(ms []Member, o Options) (*Ring, error) {
-	r := &Ring{members: ms, hash: hasher{custom: o.Hasher}, opts: o}
+	r := newRing(ms, o)
 	total := 0.0
 	for _, m := range ms {
 		total += pointCount(m.Weight, o.PointsPerWeight)
@@ -168,69 +173,10 @@ func (r *Ring) LocateString(key string) string {
 	return r.members[uint32(r.points[r.successor(fold(r.hash.sumString(key)))])].ID
 }
 
-// Position returns key's position on the 2^32 circle: the fold of its hash.
-// Move ranges from Diff are in these units.
-func (r *Ring) Position(key []byte) uint32 { return fold(r.hash.sum(key)) }
-
-// PositionString is Position for a string key.
-func (r *Ring) PositionString(key string) uint32 { return fold(r.hash.sumString(key)) }
-
-// LocateN returns up to n distinct member ids for key in preference order:
-// the owner first, then the owners of the following points on the circle,
-// skipping repeats. It returns min(n, Len()) ids (nil for n ≤ 0 or an empty
-// ring). Removing a member deletes it from every list and keeps the order
-// of the rest; that is what makes the list a stable fallback order.
-func (r *Ring) LocateN(key []byte, n int) []string {
-	return r.AppendN(make([]string, 0, min(max(n, 0), len(r.members))), key, n)
-}
-
-// LocateNString is LocateN for a string key.
-func (r *Ring) LocateNString(key string, n int) []string {
-	return r.AppendNString(make([]string, 0, min(max(n, 0), len(r.members))), key, n)
-}
-
-// AppendN appends LocateN(key, n) to dst and returns it. It does not
-// allocate when dst has room and n ≤ 16.
-func (r *Ring) AppendN(dst []string, key []byte, n int) []string {
-	if len(r.points) == 0 || n <= 0 {
-		return dst
-	}
-	return r.appendN(dst, fold(r.hash.sum(key)), n)
-}
-
-// AppendNString is AppendN for a string key.
-func (r *Ring) AppendNString(dst []string, key string, n int) []string {
-	if len(r.points) == 0 || n <= 0 {
-		return dst
-	}
-	return r.appendN(dst, fold(r.hash.sumString(key)), n)
-}
-
-func (r *Ring) appendN(dst []string, p uint32, n int) []string {
-	n = min(n, len(r.members))
-	var seen distinct
-	seen.init(n, len(r.members))
-	i := r.successor(p)
-	// Every member owns at least one point, so one lap finds them all.
-	for range len(r.points) {
-		if m := uint32(r.points[i]); seen.add(m) {
-			dst = append(dst, r.members[m].ID)
-			if seen.n == n {
-				break
-			}
-		}
-		if i++; i == len(r.points) {
-			i = 0
-		}
-	}
-	return dst
-}
-
-// Len returns the number of members.
-func (r *Ring) Len() int { return len(r.members) }
-
-// Members returns a copy of the members, sorted by id.
-func (r *Ring) Members() []Member { return slices.Clone(r.members) }
+// size, start and owner make the points the sequence LocateN walks.
+func (r *Ring) size() int          { return len(r.points) }
+func (r *Ring) start(p uint32) int { return r.successor(p) }
+func (r *Ring) owner(i int) uint32 { return uint32(r.points[i]) }
 
 // Points returns the number of points on the ring (a measure of its memory:
 // about 12 bytes a point, with the index).
@@ -253,7 +199,7 @@ func (r *Ring) Add(m Member) (*Ring, error) {
 		return nil, ErrTooLarge
 	}
 	k, _ := slices.BinarySearchFunc(r.members, m.ID, func(a Member, id string) int { return strings.Compare(a.ID, id) })
-	out := &Ring{members: slices.Insert(slices.Clone(r.members), k, m), hash: hasher{custom: o.Hasher}, opts: o}
+	out := newRing(slices.Insert(slices.Clone(r.members), k, m), o)
 	// The new member's points, sorted, then merged with the old ones whose
 	// member numbers at or after k shift up by one (a monotone renumbering,
 	// so the old points stay sorted).
@@ -295,7 +241,7 @@ func (r *Ring) Remove(id string) (*Ring, error) {
 		return nil, &MemberError{ID: id, Err: ErrUnknownMember}
 	}
 	o := r.options()
-	out := &Ring{members: slices.Delete(slices.Clone(r.members), k, k+1), hash: hasher{custom: o.Hasher}, opts: o}
+	out := newRing(slices.Delete(slices.Clone(r.members), k, k+1), o)
 	pts := make([]uint64, 0, len(r.points))
 	for _, p := range r.points {
 		switch owner := uint32(p); {
