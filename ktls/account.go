@@ -1,6 +1,7 @@
 package ktls
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
@@ -104,7 +105,7 @@ func deriveTX13(s suite, hr handshakeRecord) (*txState, error) {
 	if hsSeq == 0 {
 		return nil, fmt.Errorf("%w: no protected handshake records seen", ErrSequence)
 	}
-	return &txState{s: s, keys: app, seq: appSeq, secret: secret}, nil
+	return &txState{s: s, keys: app, seq: appSeq, secret: bytes.Clone(secret)}, nil
 }
 
 func deriveTX12(s suite, hr handshakeRecord) (*txState, error) {

@@ -99,7 +99,13 @@ func (c *Conn) Handshake(ctx context.Context) error {
 	hr := c.w.finish()
 	if err == nil {
 		c.info = c.setupTX(hr)
-	} else {
+	}
+	for _, v := range hr.secrets {
+		for _, s := range v {
+			clear(s) // key-log secrets are not kept past the handshake
+		}
+	}
+	if err != nil {
 		c.info = Info{Mode: ModeUserspace, Reason: err}
 	}
 	c.hsErr = err
