@@ -240,7 +240,9 @@ func lookupNS(tx *btree.Tx, ns string) (uint32, bool, error) {
 	return uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3]), true, nil
 }
 
-func encodeRoot(pg uint32) []byte { return []byte{byte(pg >> 24), byte(pg >> 16), byte(pg >> 8), byte(pg)} }
+func encodeRoot(pg uint32) []byte {
+	return []byte{byte(pg >> 24), byte(pg >> 16), byte(pg >> 8), byte(pg)}
+}
 
 func nsRoot(tx *btree.Tx, ns string) (uint32, error) {
 	root, ok, err := lookupNS(tx, ns)
@@ -267,13 +269,13 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 
 // Stats are counters of a Store.
 type Stats struct {
-	PageSize     int
-	Pages        uint32 // file size in pages
-	FreePages    uint32 // pages on the free list
-	CachePages   int    // pages the cache holds now
-	CacheLimit   int    // the most pages it may hold (Options.CacheSize / PageSize)
-	CacheHits    uint64 // page lookups served from the cache
-	CacheMisses  uint64 // page lookups that went to the WAL or page file
+	PageSize    int
+	Pages       uint32 // file size in pages
+	FreePages   uint32 // pages on the free list
+	CachePages  int    // pages the cache holds now
+	CacheLimit  int    // the most pages it may hold (Options.CacheSize / PageSize)
+	CacheHits   uint64 // page lookups served from the cache
+	CacheMisses uint64 // page lookups that went to the WAL or page file
 }
 
 // Stats returns the store's counters.
