@@ -123,7 +123,6 @@ hints_directory: $d/data/hints
 cdc_raw_directory: $d/data/cdc_raw
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
-commitlog_segment_size: 8MiB
 auto_snapshot: false
 incremental_backups: false
 snapshot_before_compaction: false

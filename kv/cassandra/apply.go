@@ -56,9 +56,9 @@ func (s *Store) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) er
 	case 0:
 		return nil
 	case 1:
-		err = s.query(ctx, t, entries[0].Stmt, entries[0].Args...).Exec()
+		err = s.query(t, entries[0].Stmt, entries[0].Args...).ExecContext(ctx)
 	default:
-		b := s.session.Batch(gocql.UnloggedBatch).WithContext(ctx).Consistency(t.consistency)
+		b := s.session.Batch(gocql.UnloggedBatch).Consistency(t.consistency)
 		// Each statement names its own timestamp; the batch must not
 		// impose one (Cassandra refuses both at once).
 		b = b.DefaultTimestamp(false)
@@ -66,7 +66,7 @@ func (s *Store) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) er
 		if s.set.hedge != nil {
 			b = b.SpeculativeExecutionPolicy(s.set.hedge)
 		}
-		err = b.Exec()
+		err = b.ExecContext(ctx)
 	}
 	return mapErr("apply to", ns, err)
 }

@@ -69,7 +69,7 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 			want := (int64(q.MaxBytes-total) + avg - 1) / avg
 			fetch = int(min(int64(fetch), max(1, want)))
 		}
-		iter := s.query(ctx, t, stmt, args...).PageSize(fetch).PageState(state).Iter()
+		iter := s.query(t, stmt, args...).PageSize(fetch).PageState(state).IterContext(ctx)
 		next := slices.Clone(iter.PageState()) // paging state after this page
 		rows, full := 0, false
 		var it kv.Item
@@ -259,7 +259,7 @@ func (s *Store) IDs(ctx context.Context, ns string, cursor []byte, limit int) ([
 		ask = limit + 1
 		stmt, args = t.idsFrom, []any{pos.token, ask}
 	}
-	iter := s.query(ctx, t, stmt, args...).Iter()
+	iter := s.query(t, stmt, args...).IterContext(ctx)
 	var (
 		ids     []string
 		rows    int

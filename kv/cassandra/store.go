@@ -74,7 +74,7 @@ func New(ctx context.Context, hosts []string, opts *Options) (*Store, error) {
 		_, _ = rand.Read(s.key) // crypto/rand.Read never fails (Go 1.24+)
 	}
 	stmt := fmt.Sprintf(`CREATE KEYSPACE IF NOT EXISTS %q WITH replication = %s`, set.keyspace, set.replication)
-	if err := session.Query(stmt).WithContext(ctx).Exec(); err != nil {
+	if err := session.Query(stmt).ExecContext(ctx); err != nil {
 		session.Close()
 		return nil, fmt.Errorf("edgekit/kv/cassandra: create keyspace %q: %w", set.keyspace, err)
 	}
@@ -122,9 +122,9 @@ func (s *Store) table(ns string) *table {
 }
 
 // query prepares a statement with the namespace's consistency level, marked
-// idempotent (so the driver may retry and hedge it) and bound to ctx.
-func (s *Store) query(ctx context.Context, t *table, stmt string, args ...any) *gocql.Query {
-	q := s.session.Query(stmt, args...).WithContext(ctx).Consistency(t.consistency).Idempotent(true)
+// idempotent (so the driver may retry and hedge it).
+func (s *Store) query(t *table, stmt string, args ...any) *gocql.Query {
+	q := s.session.Query(stmt, args...).Consistency(t.consistency).Idempotent(true)
 	if s.set.hedge != nil {
 		q = q.SetSpeculativeExecutionPolicy(s.set.hedge)
 	}
@@ -143,7 +143,7 @@ func (s *Store) CreateNamespace(ctx context.Context, ns string) error {
 		return err
 	}
 	t := s.table(ns)
-	if err := s.session.Query(t.create).WithContext(ctx).Exec(); err != nil {
+	if err := s.session.Query(t.create).ExecContext(ctx); err != nil {
 		return mapErr("create namespace", ns, err)
 	}
 	return nil
@@ -161,7 +161,7 @@ func (s *Store) DropNamespace(ctx context.Context, ns string) error {
 		return err
 	}
 	t := s.table(ns)
-	if err := s.session.Query(t.drop).WithContext(ctx).Exec(); err != nil {
+	if err := s.session.Query(t.drop).ExecContext(ctx); err != nil {
 		return mapErr("drop namespace", ns, err)
 	}
 	return nil
@@ -177,7 +177,7 @@ func (s *Store) Namespaces(ctx context.Context) ([]string, error) {
 	// system_schema is local to every node and kept in agreement by the
 	// schema protocol, so ONE is enough.
 	iter := s.session.Query(`SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?`, s.set.keyspace).
-		WithContext(ctx).Consistency(gocql.One).Idempotent(true).Iter()
+		Consistency(gocql.One).Idempotent(true).IterContext(ctx)
 	var names []string
 	var name string
 	for iter.Scan(&name) {
