@@ -3,6 +3,7 @@ package hashring_test
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"slices"
 	"strconv"
@@ -98,6 +99,21 @@ func measure(c contender, n int, keys [][]byte, skeys []string) (result, error) 
 	return res, nil
 }
 
+// ppwForBytes returns the largest points-per-weight whose ring of n
+// equal members fits in budget bytes: 8 bytes a point, plus the bucket
+// index (4 bytes times the next power of two ≥ points), plus the members.
+func ppwForBytes(n int, budget uint64) int {
+	ppw := 1
+	for p := 2; p <= 1<<16; p++ {
+		points := uint64(n * p)
+		if 8*points+4*(uint64(1)<<bits.Len64(points-1))+48*uint64(n) > budget {
+			break
+		}
+		ppw = p
+	}
+	return ppw
+}
+
 // TestCompare prints, for 8, 64 and 512 members, every library's memory,
 // balance (max/mean keys per member) and movement on removing or adding one
 // member, with edgekit's ring also shown at each peer's memory.
@@ -129,7 +145,6 @@ func TestCompare(t *testing.T) {
 		own := must(measure(edgekitRing(0), n, keys, skeys))
 		row(own)
 		row(must(measure(edgekitMaglev(), n, keys, skeys)))
-		perPoint := float64(own.bytes) / float64(n*1024)
 		for _, peer := range []contender{buraksezer(7919), buraksezer(271), stathatConsistent(20), groupcache(50), groupcache(160)} {
 			p, err := measure(peer, n, keys, skeys)
 			if err != nil {
@@ -137,14 +152,8 @@ func TestCompare(t *testing.T) {
 				continue
 			}
 			row(p)
-			// edgekit's ring given at most the same memory as this peer:
-			// estimate points per weight, then shrink until it fits.
-			ppw := max(1, int(float64(p.bytes)/(perPoint*float64(n))))
-			e := must(measure(edgekitRing(ppw), n, keys, skeys))
-			for e.bytes > p.bytes && ppw > 1 {
-				ppw = max(1, int(float64(ppw)*float64(p.bytes)/float64(e.bytes)*0.98))
-				e = must(measure(edgekitRing(ppw), n, keys, skeys))
-			}
+			// edgekit's ring given at most the same memory as this peer.
+			e := must(measure(edgekitRing(ppwForBytes(n, p.bytes)), n, keys, skeys))
 			e.lib += " @ " + p.lib + " memory"
 			row(e)
 		}
