@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // The binary form of an Info, written by MarshalBinary so that segment
@@ -82,14 +83,14 @@ func (i *Info) UnmarshalBinary(data []byte) error {
 	r.b = data[3:]
 	var out Info
 	out.Number = r.uvarint()
-	out.Size = int(r.u32())
+	out.Size = r.int()
 	out.SequenceNumber = r.u32()
-	out.Fragments = int(r.u32())
+	out.Fragments = r.int()
 	// Every track takes at least 7 bytes, every defect at least 3: a count
 	// larger than the remaining input/minimum is corrupt.
 	n := r.count(7)
 	for range n {
-		t := TrackInfo{ID: r.u32(), Timescale: r.u32(), BaseMediaDecodeTime: r.uvarint(), Duration: r.uvarint(), Samples: int(r.u32()), Bytes: int(r.u32())}
+		t := TrackInfo{ID: r.u32(), Timescale: r.u32(), BaseMediaDecodeTime: r.uvarint(), Duration: r.uvarint(), Samples: r.int(), Bytes: r.int()}
 		f := r.byte()
 		t.StartsWithSync, t.StartsWithIDR = f&1 != 0, f&2 != 0
 		out.Tracks = append(out.Tracks, t)
@@ -141,6 +142,15 @@ func (r *reader) u32() uint32 {
 		return 0
 	}
 	return uint32(v)
+}
+
+func (r *reader) int() int {
+	v := r.uvarint()
+	if v > math.MaxInt {
+		r.fail("value exceeds int")
+		return 0
+	}
+	return int(v)
 }
 
 func (r *reader) byte() byte {

@@ -110,28 +110,76 @@ func checkContinuity(info *Info, track uint32, want, got uint64, what string) {
 	}
 }
 
-// decodeMoof parses a framed moof with mp4ff, converting any panic into an
-// error. The slice reader only sees the moof's own bytes, so mp4ff cannot
-// read past it.
+// decodeMoof parses the parts of a framed moof that inspection needs —
+// mfhd and, per traf, tfhd, tfdt and truns — handing mp4ff one box at a time
+// on a slice reader that ends with that box, so mp4ff can neither read past
+// it nor meet the boxes whose decoders allocate by untrusted counts (senc,
+// sbgp, saiz, ...), which inspection skips. Any panic becomes an error.
 func decodeMoof(data []byte, b box) (moof *mp4.MoofBox, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			moof, err = nil, fmt.Errorf("parser panic: %v", r)
 		}
 	}()
-	var kids [8]box
-	if _, d := walkChildren(data, b, kids[:0]); d != nil {
+	var kidsBuf, grandBuf [8]box
+	kids, d := walkChildren(data, b, kidsBuf[:0])
+	if d != nil {
 		return nil, fmt.Errorf("%s", d.Detail)
 	}
-	bx, err := mp4.DecodeBoxSR(uint64(b.start), bits.NewFixedSliceReader(data[b.start:b.end]))
-	if err != nil {
-		return nil, err
+	moof = &mp4.MoofBox{StartPos: uint64(b.start)}
+	for _, k := range kids {
+		switch {
+		case k.is("mfhd"):
+			bx, err := decodeOne(data, k)
+			if err != nil {
+				return nil, err
+			}
+			moof.Mfhd, _ = bx.(*mp4.MfhdBox)
+		case k.is("traf"):
+			grand, d := walkChildren(data, k, grandBuf[:0])
+			if d != nil {
+				return nil, fmt.Errorf("%s", d.Detail)
+			}
+			traf := &mp4.TrafBox{}
+			for _, g := range grand {
+				if !g.is("tfhd") && !g.is("tfdt") && !g.is("trun") {
+					continue
+				}
+				bx, err := decodeOne(data, g)
+				if err != nil {
+					return nil, err
+				}
+				switch v := bx.(type) {
+				case *mp4.TfhdBox:
+					traf.Tfhd = v
+				case *mp4.TfdtBox:
+					traf.Tfdt = v
+				case *mp4.TrunBox:
+					if traf.Trun == nil {
+						traf.Trun = v
+					}
+					traf.Truns = append(traf.Truns, v)
+				}
+			}
+			moof.Trafs = append(moof.Trafs, traf)
+		}
 	}
-	moof, ok := bx.(*mp4.MoofBox)
-	if !ok || moof.Mfhd == nil {
+	if moof.Mfhd == nil {
 		return nil, fmt.Errorf("moof without mfhd")
 	}
+	if len(moof.Trafs) > 0 {
+		moof.Traf = moof.Trafs[0]
+	}
 	return moof, nil
+}
+
+// decodeOne decodes a single framed box with mp4ff.
+func decodeOne(data []byte, b box) (mp4.Box, error) {
+	bx, err := mp4.DecodeBoxSR(uint64(b.start), bits.NewFixedSliceReader(data[b.start:b.end]))
+	if err != nil {
+		return nil, fmt.Errorf("%s at offset %d: %v", typeName(b.typ), b.start, err)
+	}
+	return bx, nil
 }
 
 // inspectFragment adds one moof+mdat pair to info and the track states.
