@@ -86,7 +86,7 @@ func (s *Store) scanFrames(hdr *walHeader, walSize int64) error {
 	if nFrames > math.MaxUint32 {
 		nFrames = math.MaxUint32
 	}
-	perChunk := max(1, recoverChunk/fsz)
+	perChunk := max(1, min(nFrames, recoverChunk/fsz))
 	buf := make([]byte, perChunk*fsz)
 	type ent struct{ pgno, commit uint32 }
 	var valid []ent
