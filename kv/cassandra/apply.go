@@ -63,8 +63,8 @@ func (s *Store) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) er
 		// impose one (Cassandra refuses both at once).
 		b = b.DefaultTimestamp(false)
 		b.Entries = entries
-		if s.set.hedge != nil {
-			b = b.SpeculativeExecutionPolicy(s.set.hedge)
+		if s.hedge != nil {
+			b = b.SpeculativeExecutionPolicy(s.hedge)
 		}
 		err = b.ExecContext(ctx)
 	}

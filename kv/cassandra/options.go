@@ -120,7 +120,8 @@ type settings struct {
 	def         Namespace
 	namespaces  map[string]Namespace
 	localDC     string
-	hedge       gocql.SpeculativeExecutionPolicy // nil: no hedging
+	hedgeDelay  time.Duration // 0: no hedging
+	hedgeN      int
 	pageSize    int
 	cursorKey   []byte
 	logger      *slog.Logger
@@ -168,7 +169,7 @@ func (o *Options) settings() (*settings, error) {
 		return nil, fmt.Errorf("%w: negative HedgeDelay or HedgeAttempts", ErrOptions)
 	}
 	if o.HedgeDelay > 0 {
-		s.hedge = &gocql.SimpleSpeculativeExecution{NumAttempts: max(1, o.HedgeAttempts), TimeoutDelay: o.HedgeDelay}
+		s.hedgeDelay, s.hedgeN = o.HedgeDelay, max(1, o.HedgeAttempts)
 	}
 	if s.cursorKey != nil && len(s.cursorKey) < 16 {
 		return nil, fmt.Errorf("%w: CursorKey of %d bytes is shorter than 16", ErrOptions, len(s.cursorKey))

@@ -16,8 +16,8 @@ func TestSettingsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.keyspace != DefaultKeyspace || s.pageSize != DefaultPageSize || s.hedge != nil || s.logger == nil {
-		t.Errorf("defaults: got keyspace %q pageSize %d hedge %v logger %v", s.keyspace, s.pageSize, s.hedge, s.logger)
+	if s.keyspace != DefaultKeyspace || s.pageSize != DefaultPageSize || s.hedgeDelay != 0 || s.logger == nil {
+		t.Errorf("defaults: got keyspace %q pageSize %d hedge %v logger %v", s.keyspace, s.pageSize, s.hedgeDelay, s.logger)
 	}
 	if want := "{'class': 'SimpleStrategy', 'replication_factor': '1'}"; s.replication != want {
 		t.Errorf("replication: got %s, want %s", s.replication, want)
@@ -47,9 +47,8 @@ func TestSettingsOverrides(t *testing.T) {
 	if n := s.namespace("events"); n.Consistency != gocql.LocalQuorum || n.Order != Descending {
 		t.Errorf("events: got %+v, want LOCAL_QUORUM, Descending", n)
 	}
-	h, ok := s.hedge.(*gocql.SimpleSpeculativeExecution)
-	if !ok || h.NumAttempts != 1 || h.TimeoutDelay != 5*time.Millisecond {
-		t.Errorf("hedge: got %#v", s.hedge)
+	if s.hedgeN != 1 || s.hedgeDelay != 5*time.Millisecond {
+		t.Errorf("hedge: got %d attempts after %v, want 1 after 5ms", s.hedgeN, s.hedgeDelay)
 	}
 }
 

@@ -20,7 +20,8 @@ import (
 type Store struct {
 	session *gocql.Session
 	set     *settings
-	key     []byte // HMAC key for cursors
+	key     []byte       // HMAC key for cursors
+	hedge   *hedgePolicy // nil: no speculative execution
 
 	// tables caches one *table per namespace name: the statement texts and
 	// per-namespace settings. An entry does not mean the table exists;
@@ -69,6 +70,9 @@ func New(ctx context.Context, hosts []string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("edgekit/kv/cassandra: connect to %v: %w", hosts, err)
 	}
 	s := &Store{session: session, set: set, key: set.cursorKey}
+	if set.hedgeDelay > 0 {
+		s.hedge = &hedgePolicy{attempts: set.hedgeN, delay: set.hedgeDelay, session: session}
+	}
 	if s.key == nil {
 		s.key = make([]byte, 32)
 		_, _ = rand.Read(s.key) // crypto/rand.Read never fails (Go 1.24+)
@@ -125,8 +129,8 @@ func (s *Store) table(ns string) *table {
 // idempotent (so the driver may retry and hedge it).
 func (s *Store) query(t *table, stmt string, args ...any) *gocql.Query {
 	q := s.session.Query(stmt, args...).Consistency(t.consistency).Idempotent(true)
-	if s.set.hedge != nil {
-		q = q.SetSpeculativeExecutionPolicy(s.set.hedge)
+	if s.hedge != nil {
+		q = q.SetSpeculativeExecutionPolicy(s.hedge)
 	}
 	return q
 }
