@@ -70,16 +70,14 @@ func ExampleOptions_linger() {
 func ExamplePanicError() {
 	var g coalesce.Group[int, int]
 	_, _, err := g.Do(context.Background(), 1, func(context.Context) (int, error) {
-		var m map[string]int
-		m["boom"]++ // assignment to entry in nil map
-		return 0, nil
+		panic("mp4: box size beyond end of segment")
 	})
 	var pe *coalesce.PanicError
 	fmt.Println(errors.As(err, &pe), pe.Value)
 	v, _, err := g.Do(context.Background(), 1, func(context.Context) (int, error) { return 7, nil })
 	fmt.Println(v, err)
 	// Output:
-	// true assignment to entry in nil map
+	// true mp4: box size beyond end of segment
 	// 7 <nil>
 }
 

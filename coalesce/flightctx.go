@@ -3,6 +3,7 @@ package coalesce
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,15 +16,32 @@ import (
 // that context.Cause never finds the caller's cancelCtx) and implements the
 // AfterFunc method the context package looks for, so contexts derived from
 // it are cancelled without a watcher goroutine each.
+//
+// Most flights end without anyone having asked for Done or registered an
+// after-function, so cancel is one atomic compare-and-swap until someone
+// "watches"; only then does it take mu. The watched bit and the cause share
+// one word, so exactly one of cancel and the watcher sees the other and
+// acts (closes done, runs the after-functions).
 type flightCtx struct {
 	values context.Context // first caller's values; nil when it had none to give
 	dl     *leaderDeadline // nil without Options.LeaderTimeout; fixed at start
+	state  atomic.Uint32   // cause code (low bits) | watched
 
-	mu     sync.Mutex // guards done, cause, afters
-	done   chan struct{}
-	cause  error      // nil while live; then ErrAbandoned, ErrClosed, ErrLeaderTimeout or errFinished
-	afters *afterFunc // registered after-functions, newest first
+	mu         sync.Mutex // guards done, doneClosed, afters
+	done       chan struct{}
+	doneClosed bool
+	afters     *afterFunc // registered after-functions, newest first
 }
+
+// Cause codes kept in flightCtx.state; 0 means live.
+const (
+	causeFinished uint32 = iota + 1 // fn returned
+	causeAbandoned
+	causeClosed
+	causeLeaderTimeout
+	causeMask uint32 = 0xff
+	watched   uint32 = 0x100 // Done or AfterFunc was called
+)
 
 // leaderDeadline is the Options.LeaderTimeout of one flight.
 type leaderDeadline struct {
@@ -56,8 +74,9 @@ func (c *flightCtx) Done() <-chan struct{} {
 	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.cause != nil {
-			close(c.done)
+		if c.state.Or(watched)&causeMask != 0 && !c.doneClosed {
+			close(c.done) // cancelled before anyone watched: cancel left this to us
+			c.doneClosed = true
 		}
 	}
 	return c.done
@@ -66,12 +85,10 @@ func (c *flightCtx) Done() <-chan struct{} {
 // Err follows the context contract: DeadlineExceeded when the leader
 // deadline passed, Canceled for every other end.
 func (c *flightCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch c.cause {
-	case nil:
+	switch c.state.Load() & causeMask {
+	case 0:
 		return nil
-	case ErrLeaderTimeout:
+	case causeLeaderTimeout:
 		return context.DeadlineExceeded
 	default:
 		return context.Canceled
@@ -87,9 +104,18 @@ func (c *flightCtx) Value(key any) any {
 
 // why returns the reason the context ended, or nil while it is live.
 func (c *flightCtx) why() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cause
+	switch c.state.Load() & causeMask {
+	case 0:
+		return nil
+	case causeFinished:
+		return errFinished
+	case causeAbandoned:
+		return ErrAbandoned
+	case causeClosed:
+		return ErrClosed
+	default:
+		return ErrLeaderTimeout
+	}
 }
 
 // AfterFunc arranges for f to run once the context is cancelled (at once if
@@ -99,7 +125,7 @@ func (c *flightCtx) why() error {
 func (c *flightCtx) AfterFunc(f func()) (stop func() bool) {
 	a := &afterFunc{f: f}
 	c.mu.Lock()
-	if c.cause != nil {
+	if c.state.Or(watched)&causeMask != 0 {
 		c.mu.Unlock()
 		f()
 		return func() bool { return false }
@@ -119,24 +145,33 @@ func (c *flightCtx) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
-// cancel ends the context once with the given cause; later calls do
+// cancel ends the context once with the given cause code; later calls do
 // nothing. It must not be called with the registry lock held: the
 // after-functions take locks of derived contexts.
-func (c *flightCtx) cancel(cause error) {
-	c.mu.Lock()
-	if c.cause != nil {
+func (c *flightCtx) cancel(code uint32) {
+	for {
+		old := c.state.Load()
+		if old&causeMask != 0 {
+			return
+		}
+		if !c.state.CompareAndSwap(old, old|code) {
+			continue // a watcher arrived; go round and take the slow path
+		}
+		if old&watched == 0 {
+			return // nobody watches; a later Done sees the cause itself
+		}
+		c.mu.Lock()
+		if c.done != nil && !c.doneClosed {
+			close(c.done)
+			c.doneClosed = true
+		}
+		as := c.afters
+		c.afters = nil
 		c.mu.Unlock()
+		for ; as != nil; as = as.next {
+			as.f()
+		}
 		return
-	}
-	c.cause = cause
-	if c.done != nil {
-		close(c.done)
-	}
-	as := c.afters
-	c.afters = nil
-	c.mu.Unlock()
-	for ; as != nil; as = as.next {
-		as.f()
 	}
 }
 

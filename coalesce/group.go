@@ -92,6 +92,12 @@ func (g *Group[K, V]) Close() error {
 // wait blocks a caller on f until the result, ctx, or the lock timeout.
 // fallback is fn for a joiner (nil for the leader, who never times out).
 func (r *registry[K, V]) wait(ctx context.Context, f *flight[K, V], fallback func(context.Context) (V, error)) (v V, shared bool, err error) {
+	if ctx.Done() == nil && (fallback == nil || r.opts.LockTimeout <= 0) {
+		// Nothing can interrupt the wait: a plain receive is cheaper than
+		// a select, which matters when a thousand callers pile up.
+		<-f.done
+		return f.val, f.shared, f.err
+	}
 	var timeout <-chan struct{}
 	if fallback != nil && r.opts.LockTimeout > 0 {
 		ch := make(chan struct{})
@@ -125,22 +131,24 @@ func (r *registry[K, V]) wait(ctx context.Context, f *flight[K, V], fallback fun
 
 // run calls fn for flight f and finishes f whatever happens: a return, a
 // panic (converted to *PanicError) or runtime.Goexit (ErrGoexit; the
-// goroutine still exits, but only after waking the waiters).
+// goroutine still exits, but only after waking the waiters). One deferred
+// check serves both escapes, so the common path pays for a single defer.
 func (r *registry[K, V]) run(f *flight[K, V], fn func(context.Context) (V, error)) {
-	var (
-		v        V
-		err      error
-		panicked bool
-		returned bool
-	)
+	returned := false
 	defer func() {
-		if !returned {
-			err = ErrGoexit
+		if returned {
+			return
 		}
-		r.finish(f, v, err, panicked)
+		var zero V
+		if p := recover(); p != nil {
+			r.finish(f, zero, &PanicError{Value: p, Stack: debug.Stack()}, true)
+			return
+		}
+		r.finish(f, zero, ErrGoexit, false) // recover is nil only for Goexit
 	}()
-	v, err, panicked = protect(context.Context(&f.ctx), fn)
+	v, err := fn(&f.ctx)
 	returned = true
+	r.finish(f, v, err, false)
 }
 
 // protect calls fn, turning a panic into a *PanicError with the stack.

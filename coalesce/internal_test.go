@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -75,8 +77,8 @@ func TestFlightCtx(t *testing.T) {
 	if n := runtime.NumGoroutine(); n != before {
 		t.Fatalf("deriving a context started %d goroutines", n-before)
 	}
-	c.cancel(ErrAbandoned)
-	c.cancel(ErrClosed) // first cause wins
+	c.cancel(causeAbandoned)
+	c.cancel(causeClosed) // first cause wins
 	if ran != 1 {
 		t.Fatalf("after-functions ran = %d, want only the unstopped one", ran)
 	}
@@ -95,8 +97,37 @@ func TestFlightCtx(t *testing.T) {
 	}
 
 	d := flightCtx{dl: &leaderDeadline{at: time.Unix(100, 0)}}
-	d.cancel(ErrLeaderTimeout)
+	d.cancel(causeLeaderTimeout)
 	if at, ok := d.Deadline(); !ok || !at.Equal(time.Unix(100, 0)) || d.Err() != context.DeadlineExceeded {
 		t.Fatalf("deadline ctx: Deadline = %v %v, Err = %v", at, ok, d.Err())
+	}
+}
+
+// TestFlightCtxCancelRace races cancel against the first Done and
+// AfterFunc calls: in every trial Done must end up closed exactly once and
+// every after-function run exactly once, whichever side came first.
+func TestFlightCtxCancelRace(t *testing.T) {
+	for trial := range 2000 {
+		var c flightCtx
+		var ran atomic.Int32
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { <-start; c.cancel(causeAbandoned) })
+		wg.Go(func() { <-start; c.AfterFunc(func() { ran.Add(1) }) })
+		var done <-chan struct{}
+		wg.Go(func() { <-start; done = c.Done() })
+		close(start)
+		wg.Wait()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("trial %d: Done never closed", trial)
+		}
+		if n := ran.Load(); n != 1 {
+			t.Fatalf("trial %d: after-function ran %d times, want 1", trial, n)
+		}
+		if c.Err() != context.Canceled {
+			t.Fatalf("trial %d: Err = %v", trial, c.Err())
+		}
 	}
 }

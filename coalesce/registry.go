@@ -155,7 +155,7 @@ func (r *registry[K, V]) newFlightLocked(ctx context.Context, mk func() V, s sta
 	if d := r.opts.LeaderTimeout; d > 0 {
 		f.ctx.dl = &leaderDeadline{
 			at:    r.clock().Now().Add(d),
-			timer: r.clock().AfterFunc(d, func() { f.ctx.cancel(ErrLeaderTimeout) }),
+			timer: r.clock().AfterFunc(d, func() { f.ctx.cancel(causeLeaderTimeout) }),
 		}
 	}
 	return f
@@ -207,7 +207,7 @@ func (r *registry[K, V]) leave(f *flight[K, V]) (finishedAlready bool) {
 	}
 	r.mu.Unlock()
 	if abandon {
-		f.ctx.cancel(ErrAbandoned)
+		f.ctx.cancel(causeAbandoned)
 	}
 	return false
 }
@@ -221,7 +221,7 @@ func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) 
 	}
 	if f.state >= lingering {
 		r.mu.Unlock()
-		f.ctx.cancel(errFinished)
+		f.ctx.cancel(causeFinished)
 		return
 	}
 	f.err, f.shared = err, f.dups > 0
@@ -254,7 +254,7 @@ func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) 
 		close(f.done)
 	}
 	r.mu.Unlock()
-	f.ctx.cancel(errFinished)
+	f.ctx.cancel(causeFinished)
 }
 
 // forget removes key's flight or lingering result from the map. A running
@@ -326,7 +326,7 @@ func (r *registry[K, V]) close() {
 	r.st.InFlight, r.st.Lingering = 0, 0
 	r.mu.Unlock()
 	for _, f := range ended {
-		f.ctx.cancel(ErrClosed)
+		f.ctx.cancel(causeClosed)
 	}
 }
 

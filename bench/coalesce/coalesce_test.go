@@ -31,7 +31,7 @@ func BenchmarkDoUncontended(b *testing.B) {
 			_, _, _ = g.Do("seg", func() (any, error) { return 1, nil })
 		}
 	})
-	b.Run("impl=edgekit/ctx=background", func(b *testing.B) {
+	b.Run("impl=edgekit,ctx=background", func(b *testing.B) {
 		b.ReportAllocs()
 		var g coalesce.Group[string, int]
 		ctx := context.Background()
@@ -39,7 +39,7 @@ func BenchmarkDoUncontended(b *testing.B) {
 			_, _, _ = g.Do(ctx, "seg", fn)
 		}
 	})
-	b.Run("impl=edgekit/ctx=cancellable", func(b *testing.B) {
+	b.Run("impl=edgekit,ctx=cancellable", func(b *testing.B) {
 		// A request context: fn runs on its own goroutine so the caller
 		// could leave early. singleflight has no equivalent.
 		b.ReportAllocs()
@@ -88,9 +88,9 @@ func BenchmarkDoContended(b *testing.B) {
 		ctx    context.Context
 		linger time.Duration
 	}{
-		{"impl=edgekit/ctx=background", context.Background(), 0},
-		{"impl=edgekit/ctx=cancellable", cancellable(b), 0},
-		{"impl=edgekit/ctx=cancellable/linger=1ms", cancellable(b), time.Millisecond},
+		{"impl=edgekit,ctx=background", context.Background(), 0},
+		{"impl=edgekit,ctx=cancellable", cancellable(b), 0},
+		{"impl=edgekit,ctx=cancellable,linger=1ms", cancellable(b), time.Millisecond},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			g := coalesce.New[string, int](&coalesce.Options{Linger: tc.linger})
@@ -224,4 +224,102 @@ func measure(b *testing.B, readers, size int, op func(i int)) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(readers)*float64(size)*float64(i)/elapsed.Seconds()/1e9, "GB/s")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(i)/float64(readers), "B/reader")
+}
+
+// BenchmarkStreamFirstByte: the upstream delivers a 2 MiB body in 64
+// pieces with a pause between them, as a network would; 100 readers wait.
+// first-byte-µs is the mean time from the first upstream byte to each
+// reader's first byte: with singleflight a reader sees nothing until the
+// whole body is there, with edgekit it sees the first piece.
+func BenchmarkStreamFirstByte(b *testing.B) {
+	const (
+		size    = 2 << 20
+		pieces  = 64
+		readers = 100
+		pause   = 50 * time.Microsecond
+	)
+	src := bytes.Repeat([]byte{'x'}, size/pieces)
+	run := func(b *testing.B, op func(i int, start *time.Time, firstByte func())) {
+		var total time.Duration
+		var count int
+		var mu sync.Mutex
+		i := 0
+		for b.Loop() {
+			var start time.Time
+			op(i, &start, func() {
+				d := time.Since(start)
+				mu.Lock()
+				total += d
+				count++
+				mu.Unlock()
+			})
+			i++
+		}
+		b.ReportMetric(float64(total.Microseconds())/float64(count), "first-byte-µs")
+	}
+	b.Run("impl=singleflight", func(b *testing.B) {
+		var g singleflight.Group
+		run(b, func(i int, start *time.Time, firstByte func()) {
+			release := make(chan struct{})
+			chans := make([]<-chan singleflight.Result, readers)
+			for r := range readers {
+				chans[r] = g.DoChan(strconv.Itoa(i), func() (any, error) {
+					<-release
+					body := bytes.NewBuffer(make([]byte, 0, size))
+					for range pieces {
+						body.Write(src)
+						time.Sleep(pause)
+					}
+					return body.Bytes(), nil
+				})
+			}
+			var wg sync.WaitGroup
+			for r := range readers {
+				wg.Go(func() {
+					res := <-chans[r]
+					firstByte()
+					_, _ = io.Copy(io.Discard, bytes.NewReader(res.Val.([]byte)))
+				})
+			}
+			*start = time.Now()
+			close(release)
+			wg.Wait()
+		})
+	})
+	b.Run("impl=edgekit", func(b *testing.B) {
+		var s coalesce.Stream[int, struct{}]
+		run(b, func(i int, start *time.Time, firstByte func()) {
+			release := make(chan struct{})
+			fill := func(ctx context.Context, w *coalesce.Writer[struct{}]) error {
+				<-release
+				w.SizeHint(size)
+				for range pieces {
+					if _, err := w.Write(src); err != nil {
+						return err
+					}
+					time.Sleep(pause)
+				}
+				return nil
+			}
+			var wg sync.WaitGroup
+			for range readers {
+				rd, err := s.Open(context.Background(), i, fill)
+				if err != nil {
+					b.Fatal(err)
+				}
+				wg.Go(func() {
+					defer rd.Close()
+					var one [1]byte
+					if _, err := io.ReadFull(rd, one[:]); err != nil {
+						b.Error(err)
+					}
+					firstByte()
+					_, _ = io.Copy(io.Discard, rd)
+				})
+			}
+			*start = time.Now()
+			close(release)
+			wg.Wait()
+		})
+	})
 }
