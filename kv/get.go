@@ -157,11 +157,16 @@ func successor(k []byte) ([]byte, bool) {
 	if len(k) < MaxKeyLen {
 		return append(append(make([]byte, 0, len(k)+1), k...), 0), true
 	}
-	s := bytes.TrimRight(k, "\xff")
-	if len(s) == 0 {
+	// Drop trailing 0xff bytes by hand: bytes.TrimRight reads its cutset
+	// as UTF-8 and would trim every invalid byte, not just 0xff.
+	n := len(k)
+	for n > 0 && k[n-1] == 0xff {
+		n--
+	}
+	if n == 0 {
 		return nil, false
 	}
-	s = append([]byte{}, s...)
+	s := append([]byte{}, k[:n]...)
 	s[len(s)-1]++
 	return s, true
 }

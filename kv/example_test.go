@@ -1,0 +1,104 @@
+package kv_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/kv/kvtest"
+)
+
+// A record is a sorted map of items; Get returns them in key order.
+func Example() {
+	ctx := context.Background()
+	store := kvtest.NewMemStore() // kv/local or kv/cassandra in production
+	defer store.Close()
+	c, err := kv.NewClient(store, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.CreateNamespace(ctx, "profiles"); err != nil {
+		log.Fatal(err)
+	}
+	_ = c.Put(ctx, "profiles", "user42", []byte("name"), []byte("Ada"))
+	_ = c.Put(ctx, "profiles", "user42", []byte("lang"), []byte("en"))
+	page, err := c.Get(ctx, "profiles", "user42", kv.Query{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, it := range page.Items {
+		fmt.Printf("%s=%s\n", it.Key, it.Value)
+	}
+	// Output:
+	// lang=en
+	// name=Ada
+}
+
+// Retrying a write with its token applies it once: a newer write is not
+// undone by the retry.
+func ExampleWithToken() {
+	ctx := context.Background()
+	store := kvtest.NewMemStore()
+	c, _ := kv.NewClient(store, nil)
+	_ = c.CreateNamespace(ctx, "ns")
+
+	tok, _ := c.NewToken()
+	_ = c.Put(ctx, "ns", "id", []byte("k"), []byte("first"), kv.WithToken(tok))
+	_ = c.Put(ctx, "ns", "id", []byte("k"), []byte("second")) // a later token
+	// The first write's response was lost; the caller retries it.
+	_ = c.Put(ctx, "ns", "id", []byte("k"), []byte("first"), kv.WithToken(tok))
+
+	v, _ := c.GetValue(ctx, "ns", "id", []byte("k"))
+	fmt.Println(string(v))
+	// Output: second
+}
+
+// Values above Options.ChunkThreshold are stored as chunks in the
+// companion namespace and read back whole.
+func ExampleClient_Put_chunked() {
+	ctx := context.Background()
+	store := kvtest.NewMemStore()
+	c, _ := kv.NewClient(store, nil)
+	_ = c.CreateNamespace(ctx, "media")
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 5<<20/16) // 5 MiB
+	if err := c.Put(ctx, "media", "asset1", []byte("init.mp4"), big); err != nil {
+		log.Fatal(err)
+	}
+	v, _ := c.GetValue(ctx, "media", "asset1", []byte("init.mp4"))
+	names, _ := store.Namespaces(ctx)
+	fmt.Println(len(v), bytes.Equal(v, big), names)
+	// Output: 5242880 true [media media__chunks]
+}
+
+// Pages are bounded in bytes; Page.Next resumes the same query.
+func ExampleClient_Get_pagination() {
+	ctx := context.Background()
+	c, _ := kv.NewClient(kvtest.NewMemStore(), nil)
+	_ = c.CreateNamespace(ctx, "events")
+	var muts []kv.Mutation
+	for i := range 10 {
+		muts = append(muts, kv.Mutation{Op: kv.OpPut, Key: fmt.Appendf(nil, "e%02d", i), Value: make([]byte, 100)})
+	}
+	_ = c.Mutate(ctx, "events", "stream1", muts)
+
+	q := kv.Query{MaxBytes: 250, Reverse: true} // newest first, ~250 bytes a page
+	for {
+		page, err := c.Get(ctx, "events", "stream1", q)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%d items from %s\n", len(page.Items), page.Items[0].Key)
+		if page.Next == nil {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	// Output:
+	// 3 items from e09
+	// 3 items from e06
+	// 3 items from e03
+	// 1 items from e00
+}
