@@ -102,6 +102,66 @@ func BenchmarkDoContended(b *testing.B) {
 	}
 }
 
+// BenchmarkDoBurst: 1,000 goroutines call Do for the same fresh key at the
+// same moment (a live segment published, every player asking at once). One
+// op is one whole burst; calls/op is how many times fn ran for it.
+func BenchmarkDoBurst(b *testing.B) {
+	const callers = 1000
+	burst := func(b *testing.B, do func(key int, calls *atomic.Int64)) {
+		b.ReportAllocs()
+		var calls atomic.Int64
+		var wg sync.WaitGroup
+		rounds := make([]chan int, callers)
+		for w := range callers {
+			rounds[w] = make(chan int)
+			go func() {
+				for key := range rounds[w] {
+					do(key, &calls)
+					wg.Done()
+				}
+			}()
+		}
+		defer func() {
+			for _, r := range rounds {
+				close(r)
+			}
+		}()
+		key := 0
+		for b.Loop() {
+			wg.Add(callers)
+			for _, r := range rounds {
+				r <- key
+			}
+			wg.Wait()
+			key++
+		}
+		b.ReportMetric(float64(calls.Load())/float64(key), "calls/op")
+	}
+	b.Run("impl=singleflight", func(b *testing.B) {
+		var g singleflight.Group
+		burst(b, func(key int, calls *atomic.Int64) {
+			_, _, _ = g.Do(strconv.Itoa(key), func() (any, error) { calls.Add(1); return spin(), nil })
+		})
+	})
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		linger time.Duration
+	}{
+		{"impl=edgekit,ctx=background", context.Background(), 0},
+		{"impl=edgekit,ctx=cancellable", cancellable(b), 0},
+		{"impl=edgekit,ctx=cancellable,linger=1ms", cancellable(b), time.Millisecond},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			g := coalesce.New[string, int](&coalesce.Options{Linger: tc.linger})
+			defer g.Close()
+			burst(b, func(key int, calls *atomic.Int64) {
+				_, _, _ = g.Do(tc.ctx, strconv.Itoa(key), func(context.Context) (int, error) { calls.Add(1); return spin(), nil })
+			})
+		})
+	}
+}
+
 func cancellable(b *testing.B) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
