@@ -71,6 +71,9 @@ fill:
 		if err != nil {
 			return Page{}, err
 		}
+		if page.Items == nil {
+			page.Items = make([]Item, 0, min(len(res.Items), capItems))
+		}
 		for i, it := range res.Items {
 			item, size, ok, err := c.decodeItem(ctx, ns, id, it)
 			if err != nil {

@@ -6,8 +6,10 @@
 // A backend's test calls Run with a constructor. Run calls it once per
 // subtest; each call must return a new, open handle. Handles may share
 // data (a persistent directory, a Cassandra keyspace): every subtest works
-// in its own namespace ("kvt_" + subtest name, plus "kvt_<name>_b" and the
-// Client's "<ns>__chunks" companions), which it drops before and after use.
+// in its own namespaces ("kvt_" + lower-case subtest name, and for some
+// subtests "kvt_<name>_<part>" plus the Client's "<ns>__chunks"
+// companions, all at most 32 bytes), which it drops before and after use.
+// Subtests run one after another, never in parallel with each other.
 // The suite closes the handle only in its "Close" subtest, so register the
 // close in t.Cleanup:
 //
