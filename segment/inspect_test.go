@@ -158,7 +158,7 @@ func TestInspectDefects(t *testing.T) {
 	}{
 		{"truncated-mdat", vin, vsegs[1][:len(vsegs[1])-1000], vPrev1, segment.DefectTruncated},
 		{"truncated-in-moof", vin, vsegs[1][:60], vPrev1, segment.DefectTruncated},
-		{"truncated-header", vin, vsegs[1][:len(vsegs[1])-len(vsegs[1])+4], nil, segment.DefectTruncated},
+		{"truncated-header", vin, vsegs[1][:4], nil, segment.DefectTruncated},
 		{"malformed-size", vin, []byte{0, 0, 0, 4, 'm', 'o', 'o', 'f'}, nil, segment.DefectMalformed},
 		{"malformed-no-moof", vin, vsegs[1][:24], nil, segment.DefectMalformed},
 		{"gap", vin, vsegs[2], vPrev1, segment.DefectGap},
