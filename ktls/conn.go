@@ -38,8 +38,8 @@ func (m Mode) String() string {
 	return "pending"
 }
 
-// Info describes the path a connection took. It is fixed once the
-// handshake is over.
+// Info describes the path a connection took. It is a value, fixed once
+// the handshake is over.
 type Info struct {
 	Mode        Mode
 	Version     uint16 // tls.VersionTLS12 / 13; 0 for plain TCP
@@ -50,7 +50,7 @@ type Info struct {
 	Reason error
 }
 
-// Stats counts a connection's file bytes by the way they were sent.
+// Stats counts a connection's file bytes by the way they were sent (a snapshot value).
 type Stats struct {
 	SendfileBytes int64 // bytes sent with sendfile(2), never entering user space
 	CopyBytes     int64 // file bytes copied through a user-space buffer

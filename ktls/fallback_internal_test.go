@@ -41,12 +41,7 @@ func TestFallback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			forSuite(tc.mc, func() {
 				scfg, ccfg := configs(t, tc.mc, variant{name: "ticket", tickets: true})
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				l := NewListener(ln, scfg, tc.opts)
-				defer l.Close()
+				l := listenerOn(t, scfg, tc.opts)
 				ex := runExchange(t, l, ccfg, payload, f, 7, 100_000)
 				if ex.info.Mode != tc.wantMode {
 					t.Fatalf("mode %v (reason %v), want %v", ex.info.Mode, ex.info.Reason, tc.wantMode)
@@ -81,12 +76,7 @@ func TestRealKernel(t *testing.T) {
 			t.Run(mc.name+"/"+v.name, func(t *testing.T) {
 				forSuite(mc, func() {
 					scfg, ccfg := configs(t, mc, v)
-					ln, err := net.Listen("tcp", "127.0.0.1:0")
-					if err != nil {
-						t.Fatal(err)
-					}
-					l := NewListener(ln, scfg, nil)
-					defer l.Close()
+					l := listenerOn(t, scfg, nil)
 					if v.resume {
 						runExchange(t, l, ccfg, payload[:10], f, 0, 10)
 					}

@@ -53,13 +53,7 @@ func TestHTTPSThroughModel(t *testing.T) {
 // the reason instead of reading garbage.
 func TestAlertThroughKernel(t *testing.T) {
 	scfg, ccfg := configs(t, matrix[0], variant{name: "no-tickets"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	model := newModelKernel()
-	l := NewListener(ln, scfg, &Options{kern: model})
-	defer l.Close()
+	l, model := modelListener(t, scfg)
 	readErr := make(chan error, 1)
 	go func() {
 		nc, err := l.Accept()

@@ -67,13 +67,7 @@ func checkKeyUpdate(t *testing.T, mc matrixCase, payload []byte) {
 	scfg, ccfg := configs(t, mc, variant{name: "no-tickets"})
 	klog := &lockedBuffer{}
 	ccfg.KeyLogWriter = klog
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	model := newModelKernel()
-	l := NewListener(ln, scfg, &Options{kern: model})
-	defer l.Close()
+	l, model := modelListener(t, scfg)
 
 	serverErr := make(chan error, 1)
 	go func() {

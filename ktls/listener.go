@@ -9,7 +9,8 @@ import (
 )
 
 // Options configures a Listener. The zero value (and nil) means: use kernel
-// TLS wherever the kernel and the cipher allow it, log nothing.
+// TLS wherever the kernel and the cipher allow it, log nothing. NewListener
+// copies the options; OnHandshake may be called from many goroutines at once.
 type Options struct {
 	// DisableKernel keeps every TLS connection on crypto/tls (Info.Reason
 	// is ErrDisabled), e.g. for A/B measurements.
@@ -23,7 +24,7 @@ type Options struct {
 	kern kernelTX // test seam: a user-space model of the kernel; nil = the real one
 }
 
-// ListenerStats counts accepted connections by the path they took.
+// ListenerStats counts accepted connections by the path they took (a snapshot value).
 type ListenerStats struct {
 	Plain, Kernel, Userspace int64
 }

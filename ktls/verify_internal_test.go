@@ -190,6 +190,24 @@ func testData(t *testing.T) ([]byte, *os.File) {
 	return payload, f
 }
 
+// listenerOn opens a loopback Listener with opts, closed when t ends.
+func listenerOn(t *testing.T, scfg *tls.Config, opts *Options) *Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(ln, scfg, opts)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// modelListener is listenerOn with the user-space kernel model.
+func modelListener(t *testing.T, scfg *tls.Config) (*Listener, *modelKernel) {
+	model := newModelKernel()
+	return listenerOn(t, scfg, &Options{kern: model}), model
+}
+
 // forSuite runs fn with crypto/tls narrowed to the case's TLS 1.3 suite.
 func forSuite(mc matrixCase, fn func()) {
 	if mc.version == tls.VersionTLS13 {
@@ -219,13 +237,7 @@ func TestKernelModel(t *testing.T) {
 
 func checkModel(t *testing.T, mc matrixCase, v variant, payload []byte, f *os.File) {
 	scfg, ccfg := configs(t, mc, v)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	model := newModelKernel()
-	l := NewListener(ln, scfg, &Options{kern: model})
-	defer l.Close()
+	l, model := modelListener(t, scfg)
 	if v.resume {
 		first := runExchange(t, l, ccfg, payload[:100], f, 0, 10)
 		if first.resumed {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/edgekit/edgekit/numa"
 )
@@ -74,9 +75,27 @@ func TestThisMachine(t *testing.T) {
 	n, err = topo.NodeOfConn(c.(*net.TCPConn))
 	valid("NodeOfConn", n, err)
 
+	// NetworkSilo finds the socket under wrappers that expose NetConn.
+	if got := numa.NetworkSilo(topo).Place(numa.Work{Conn: wrapped{c}}); got == numa.AnyNode && topo.NumNodes() == 1 {
+		t.Fatalf("NetworkSilo did not reach the socket under a NetConn wrapper")
+	}
+
 	ifaces, _ := net.Interfaces()
 	for _, ifc := range ifaces {
 		n, err := topo.NodeOfInterface(ifc.Name)
 		valid("NodeOfInterface("+ifc.Name+")", n, err)
 	}
 }
+
+// wrapped hides a connection the way *tls.Conn does, exposing it via NetConn.
+type wrapped struct{ c net.Conn }
+
+func (w wrapped) NetConn() net.Conn                  { return w.c }
+func (w wrapped) Read(b []byte) (int, error)         { return w.c.Read(b) }
+func (w wrapped) Write(b []byte) (int, error)        { return w.c.Write(b) }
+func (w wrapped) Close() error                       { return w.c.Close() }
+func (w wrapped) LocalAddr() net.Addr                { return w.c.LocalAddr() }
+func (w wrapped) RemoteAddr() net.Addr               { return w.c.RemoteAddr() }
+func (w wrapped) SetDeadline(t time.Time) error      { return w.c.SetDeadline(t) }
+func (w wrapped) SetReadDeadline(t time.Time) error  { return w.c.SetReadDeadline(t) }
+func (w wrapped) SetWriteDeadline(t time.Time) error { return w.c.SetWriteDeadline(t) }

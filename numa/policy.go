@@ -11,8 +11,9 @@ import (
 // Work describes a request for a Policy: the client connection, the content
 // it will be served from, and optionally the interface it arrived on. Any
 // field may be zero.
+// A Work is a plain value; Policies only read it.
 type Work struct {
-	Conn      net.Conn // must implement syscall.Conn for NetworkSilo (net.TCPConn does)
+	Conn      net.Conn // a socket, or a wrapper with NetConn (tls.Conn, ktls.Conn)
 	File      *os.File // the content on disk
 	Interface string   // NIC name, when the caller knows it (e.g. one listener per NIC)
 }
@@ -70,7 +71,7 @@ func (d *diskSilo) Place(w Work) int {
 // send path and the crypto buffers stay local. Otherwise AnyNode.
 func NetworkSilo(t *Topology) Policy {
 	return PolicyFunc(func(w Work) int {
-		if sc, ok := w.Conn.(syscall.Conn); ok && w.Conn != nil {
+		if sc, ok := socketOf(w.Conn); ok {
 			if n, err := t.NodeOfConn(sc); err == nil {
 				return n
 			}
@@ -82,6 +83,25 @@ func NetworkSilo(t *Topology) Policy {
 		}
 		return AnyNode
 	})
+}
+
+// socketOf finds the socket under c, unwrapping connections that expose
+// the one beneath through NetConn (*tls.Conn, *ktls.Conn).
+func socketOf(c net.Conn) (syscall.Conn, bool) {
+	for range 4 {
+		if c == nil {
+			return nil, false
+		}
+		if sc, ok := c.(syscall.Conn); ok {
+			return sc, true
+		}
+		nc, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil, false
+		}
+		c = nc.NetConn()
+	}
+	return nil, false
 }
 
 // Dispatch runs fn on the node pol chooses for w and waits for it (Run).

@@ -12,6 +12,7 @@ import (
 )
 
 // PoolOptions configures a Pool. nil means the defaults described per field.
+// NewPool copies what it needs; the options may be reused.
 type PoolOptions struct {
 	// Workers is the number of workers on each node; 0 means one per CPU
 	// of the node (that the process may use).

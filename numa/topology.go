@@ -12,7 +12,8 @@ import (
 	"strings"
 )
 
-// Node is one NUMA node.
+// Node is one NUMA node. Nodes returned by a Topology share their slices
+// with it: treat them as read-only.
 type Node struct {
 	ID       int
 	CPUs     []int  // sorted CPU numbers (sysfs nodeN/cpulist)
