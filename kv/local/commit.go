@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/edgekit/edgekit/kv/local/internal/btree"
 )
@@ -148,9 +149,9 @@ func (s *Store) commit(batch []*request) ([]error, error) {
 		return nil, err
 	}
 	if err := wtx.Commit(context.Background()); err != nil {
-		// Not published: if the WAL says the outcome is unknown (failed
-		// fsync), the store refuses writes until reopened.
-		return nil, err
+		// Not published. If the WAL says the outcome is unknown (a failed
+		// fsync, wal.ErrFailed), the store refuses writes until reopened.
+		return nil, fmt.Errorf("edgekit/kv/local: commit: %w", err)
 	}
 	tx.Publish()
 	return errs, nil

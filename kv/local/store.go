@@ -58,6 +58,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
+		o.FS = defaultFS()
 	}
 	wo := &wal.Options{PageSize: o.PageSize, FS: o.FS, Sync: o.Sync, AutoCheckpoint: o.AutoCheckpoint, Logger: o.Logger}
 	// PageSize 0 lets an existing file decide; a new one gets wal's

@@ -236,3 +236,47 @@ func sweepRange(tx *btree.Tx, root uint32, from, stop []byte, now int64) ([]byte
 	}
 	return next, nil
 }
+
+// SweepNow sweeps every namespace to its end in the calling goroutine:
+// items hidden by record and range tombstones are deleted and expired items
+// become tombstones, so their pages return to the free list. The
+// background sweeper does the same a slice at a time; SweepNow is for tests
+// and for reclaiming space at a moment of the caller's choosing.
+func (s *Store) SweepNow(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.exit()
+	var names []string
+	err := s.view(func(tx *btree.Tx) error {
+		c := tx.Cursor(tx.Catalog())
+		for c.First(); c.Valid(); c.Next() {
+			names = append(names, string(c.Key()))
+		}
+		return c.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, ns := range names {
+		var from []byte
+		for first := true; first || from != nil; first = false {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			err := s.update(ctx, func(tx *btree.Tx) error {
+				root, ok, err := lookupNS(tx, ns)
+				if err != nil || !ok {
+					from = nil
+					return err
+				}
+				from, err = sweepRange(tx, root, from, nil, s.now().UnixNano())
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

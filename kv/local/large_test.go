@@ -1,0 +1,105 @@
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/kv/local"
+	"github.com/edgekit/edgekit/wal"
+)
+
+// TestLargerThanCache writes a data set many times the page cache, reads
+// it back at random and in order, deletes half, and checks that the cache
+// never holds more than its budget and that freed pages are reused.
+func TestLargerThanCache(t *testing.T) {
+	ctx := context.Background()
+	const cache = 64 * 4096 // 64 pages
+	items := 20000
+	if testing.Short() {
+		items = 8000
+	}
+	dir := t.TempDir()
+	// SyncNormal: this test is about the cache, not fsync; it writes one
+	// item per commit so that every commit dirties a random leaf.
+	s, err := local.Open(dir, &local.Options{CacheSize: cache, SweepInterval: -1, Sync: wal.SyncNormal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.CreateNamespace(ctx, "ns")
+	seed := testSeed(t, "KVLOCAL_LARGE_SEED")
+	r := rand.New(rand.NewPCG(seed, 0))
+	key := func(i int) (string, string) { return fmt.Sprintf("rec%03d", i%500), fmt.Sprintf("item%06d", i) }
+	size := func(i int) int {
+		if i%50 == 0 {
+			return 6000 // some overflow chains
+		}
+		return 100 + i%200
+	}
+	perm := r.Perm(items)
+	for lo := 0; lo < items; lo += 200 {
+		for _, i := range perm[lo:min(lo+200, items)] {
+			id, k := key(i)
+			if err := s.Apply(ctx, "ns", id, []kv.Mutation{{Op: kv.OpPut, Key: []byte(k), Value: crashValue(k, size(i)), Timestamp: 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	vs := mustVerify(t, s)
+	st, _ := s.Stats()
+	data := int64(vs.Pages) * int64(st.PageSize)
+	t.Logf("file %d pages (%.1f MiB), cache %d pages: %.1fx the cache", vs.Pages, float64(data)/(1<<20), st.CacheLimit, float64(data)/cache)
+	if data < 10*cache {
+		t.Fatalf("data set %d bytes is under 10x the %d-byte cache", data, cache)
+	}
+	var ms runtime.MemStats
+	for range 3000 {
+		i := r.IntN(items)
+		id, k := key(i)
+		res, err := s.Read(ctx, "ns", id, kv.Query{Keys: [][]byte{[]byte(k)}})
+		if err != nil || len(res.Items) != 1 || !intact(k, res.Items[0].Value) || len(res.Items[0].Value) != size(i) {
+			t.Fatalf("read %s/%s: %d items, err %v", id, k, len(res.Items), err)
+		}
+	}
+	st, _ = s.Stats()
+	if st.CachePages > st.CacheLimit {
+		t.Fatalf("cache holds %d pages, limit %d", st.CachePages, st.CacheLimit)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	t.Logf("after random reads: cache %d/%d pages, %d hits %d misses; heap in use %.1f MiB", st.CachePages, st.CacheLimit, st.CacheHits, st.CacheMisses, float64(ms.HeapInuse)/(1<<20))
+	// A full scan of one record in order.
+	res, err := s.Read(ctx, "ns", "rec007", kv.Query{})
+	if err != nil || len(res.Items) != items/500 {
+		t.Fatalf("scan: %d items, want %d (%v)", len(res.Items), items/500, err)
+	}
+	// Delete half the records; the freed pages come back for new writes.
+	for i := 0; i < 500; i += 2 {
+		if err := s.Apply(ctx, "ns", fmt.Sprintf("rec%03d", i), []kv.Mutation{{Op: kv.OpDeleteRange, Timestamp: 2}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SweepNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := mustVerify(t, s)
+	t.Logf("after deleting half: %d entries, %d free pages of %d", after.Entries, after.FreePages, after.Pages)
+	if after.FreePages < int(vs.Pages)/4 {
+		t.Fatalf("only %d of %d pages freed after deleting half the data", after.FreePages, vs.Pages)
+	}
+	for i := 0; i < items/2; i++ {
+		k := fmt.Sprintf("new%06d", i)
+		if err := s.Apply(ctx, "ns", "fresh", []kv.Mutation{{Op: kv.OpPut, Key: []byte(k), Value: crashValue(k, 150), Timestamp: 3}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final := mustVerify(t, s)
+	t.Logf("after refilling: %d pages (was %d), %d free", final.Pages, vs.Pages, final.FreePages)
+	if final.Pages > vs.Pages {
+		t.Fatalf("file grew from %d to %d pages although %d were free", vs.Pages, final.Pages, after.FreePages)
+	}
+}
