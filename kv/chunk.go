@@ -100,7 +100,7 @@ func (c *Client) readChunks(ctx context.Context, ns string, m *manifest) ([]byte
 	return val, nil
 }
 
-// SweepStats counts what one Sweep did.
+// SweepStats counts what one Sweep did (a plain value).
 type SweepStats struct {
 	Writes  int // chunk writes examined
 	Young   int // kept: inside the token window, may still commit

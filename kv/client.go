@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -64,7 +65,8 @@ const (
 const stageBytes = 4 << 20
 
 // Options configures a Client. A nil *Options, and every zero field, means
-// the documented default.
+// the documented default. NewClient copies what it keeps; the caller may
+// reuse the Options value.
 type Options struct {
 	// ChunkThreshold: values longer than this many bytes are written as
 	// chunks. Default DefaultChunkThreshold.
@@ -90,8 +92,9 @@ type Options struct {
 	PageKey []byte
 	// PageTokenTTL is how long a page token stays good. Default 24 h.
 	PageTokenTTL time.Duration
-	// Now is the clock (default time.Now); Rand the randomness for tokens
-	// and the default PageKey (default crypto/rand.Reader).
+	// Now is the clock (default time.Now); it must be safe for concurrent
+	// use. Rand is the randomness for tokens and the default PageKey
+	// (default crypto/rand.Reader); the Client serializes its reads.
 	Now  func() time.Time
 	Rand io.Reader
 	// Logger receives debug records about healed reads and sweeps
@@ -154,6 +157,10 @@ func NewClient(store Store, opts *Options) (*Client, error) {
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Reader
+	} else {
+		// A caller's reader (say a seeded math/rand source in a test) need
+		// not be safe for concurrent use; the Client is.
+		o.Rand = &lockedReader{r: o.Rand}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -238,3 +245,15 @@ func (c *Client) IDs(ctx context.Context, ns string, cursor []byte, limit int) (
 // AtomicApply reports whether Mutate applies all of a call's mutations
 // atomically: true when the Store implements Atomic and says so.
 func (c *Client) AtomicApply() bool { return c.atomic }
+
+// lockedReader serializes reads from a reader of unknown thread safety.
+type lockedReader struct {
+	mu sync.Mutex // guards r
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return io.ReadFull(l.r, p)
+}

@@ -7,7 +7,8 @@ import (
 	"fmt"
 )
 
-// Page is one page of a Get.
+// Page is one page of a Get; the Client does not retain it, so the caller
+// owns its slices.
 type Page struct {
 	// Items in key order (or reverse), values assembled and verified.
 	// Item.Metadata is the Metadata the put carried.

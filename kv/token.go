@@ -24,7 +24,8 @@ var ErrTokenWindow = errors.New("edgekit/kv: idempotency token outside the accep
 // therefore produces the same cells and applies once; a write that lost to
 // a newer one stays lost when retried. Use one token per logical write.
 //
-// The zero Token means "none": the Client generates a fresh one.
+// The zero Token means "none": the Client generates a fresh one. A Token
+// is a plain value: copy it, compare it with ==, share it freely.
 type Token struct {
 	// Time is the generation time; only microseconds are kept.
 	Time time.Time
