@@ -3,7 +3,9 @@ package ktls
 import (
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -90,5 +92,33 @@ func TestRealKernel(t *testing.T) {
 				})
 			})
 		}
+	}
+}
+
+// TestObservability: the path each connection took reaches OnHandshake, the
+// logger and the listener's counters.
+func TestObservability(t *testing.T) {
+	payload, f := testData(t)
+	scfg, ccfg := configs(t, matrix[0], variant{name: "ticket", tickets: true})
+	var logBuf lockedBuffer
+	infos := make(chan Info, 2)
+	opts := &Options{
+		kern:        newModelKernel(),
+		Logger:      slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnHandshake: func(c *Conn, info Info) { infos <- info },
+	}
+	l := listenerOn(t, scfg, opts)
+	runExchange(t, l, ccfg, payload[:1000], f, 0, 1000)
+	if info := <-infos; info.Mode != ModeKernel || info.Version != tls.VersionTLS13 || info.CipherSuite != tls.TLS_AES_128_GCM_SHA256 {
+		t.Fatalf("OnHandshake got %+v, want kernel TLS 1.3 AES-128-GCM", info)
+	}
+	logBuf.mu.Lock()
+	line := logBuf.b.String()
+	logBuf.mu.Unlock()
+	if !strings.Contains(line, "mode=kernel") || !strings.Contains(line, "TLS_AES_128_GCM_SHA256") {
+		t.Fatalf("log %q, want the mode and cipher", line)
+	}
+	if st := l.Stats(); st.Kernel != 1 || st.Userspace != 0 || st.Plain != 0 {
+		t.Fatalf("stats %+v, want one kernel connection", st)
 	}
 }
