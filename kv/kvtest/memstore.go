@@ -205,13 +205,18 @@ func candidates(rec *memRecord, q kv.Query) []string {
 		sort.Strings(keys)
 		keys = slices.Compact(keys)
 	} else {
-		for _, k := range rec.keys {
-			if inRange([]byte(k), q.Start, q.End) {
-				keys = append(keys, k)
-			}
+		// rec.keys is sorted: binary-search the range bounds.
+		lo, hi := 0, len(rec.keys)
+		if q.Start != nil {
+			lo = sort.SearchStrings(rec.keys, string(q.Start))
 		}
+		if q.End != nil {
+			hi = max(lo, sort.SearchStrings(rec.keys, string(q.End)))
+		}
+		keys = rec.keys[lo:hi:hi] // the caller only reads (and may reverse a copy)
 	}
 	if q.Reverse {
+		keys = slices.Clone(keys)
 		slices.Reverse(keys)
 	}
 	return keys

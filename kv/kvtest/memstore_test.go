@@ -76,3 +76,29 @@ func TestFaultStore(t *testing.T) {
 		t.Error("AtomicApply() = false over a MemStore")
 	}
 }
+
+func TestMemStoreCopies(t *testing.T) {
+	ctx := context.Background()
+	s := kvtest.NewMemStore()
+	if err := s.CreateNamespace(ctx, "ns"); err != nil {
+		t.Fatal(err)
+	}
+	key, val, meta := []byte("k"), []byte("value"), []byte("meta")
+	if err := s.Apply(ctx, "ns", "r", []kv.Mutation{{Op: kv.OpPut, Key: key, Value: val, Metadata: meta, Timestamp: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	key[0], val[0], meta[0] = 'X', 'X', 'X' // the caller reuses its buffers
+	res, err := s.Read(ctx, "ns", "r", kv.Query{})
+	if err != nil || len(res.Items) != 1 {
+		t.Fatalf("Read: %v, %d items", err, len(res.Items))
+	}
+	it := res.Items[0]
+	if string(it.Key) != "k" || string(it.Value) != "value" || string(it.Metadata) != "meta" {
+		t.Fatalf("stored item aliases the caller's buffers: %q=%q (%q)", it.Key, it.Value, it.Metadata)
+	}
+	it.Value[0] = 'Y' // and scribbles on what it read
+	res, _ = s.Read(ctx, "ns", "r", kv.Query{})
+	if string(res.Items[0].Value) != "value" {
+		t.Errorf("Read returned the store's own buffer: now %q", res.Items[0].Value)
+	}
+}
