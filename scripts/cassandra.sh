@@ -30,8 +30,8 @@
 # these nodes are test fixtures, not a database to keep.
 #
 # Start is tuned for speed on 2 cores: no gossip settle wait, a 1 s ring delay,
-# single tokens with auto_bootstrap off (ccm's populate pattern), no fsync of
-# the system keyspaces, small memtables and caches, and an AppCDS archive of
+# single tokens with auto_bootstrap off (ccm's populate pattern), no flush of
+# the system keyspaces on a one-node cluster, small memtables and caches, and an AppCDS archive of
 # the JVM's loaded classes that is written on the first start and reused after.
 set -euo pipefail
 
@@ -198,7 +198,6 @@ jvm_opts() {
 		# Fast start: these are the knobs ccm and Cassandra's own tests turn.
 		-Dcassandra.skip_wait_for_gossip_to_settle=0
 		-Dcassandra.ring_delay_ms=1000
-		-Dcassandra.unsafesystem=true
 		-Dcassandra.superuser_setup_delay_ms=0
 		-Dcassandra.migration_task_wait_in_seconds=2
 		-Dcassandra.available_processors=2
@@ -220,6 +219,10 @@ launch_node() {
 	mkdir -p "$d/data" "$d/logs"
 	node_yaml "$i" "$n"
 	jvm_opts "$i"
+	# unsafesystem skips the flushes of the system keyspaces (schema changes
+	# get much cheaper), but a SIGKILLed node then forgets its schema. Only
+	# the one-node fixture, which is never restarted, uses it.
+	if [ "$n" = 1 ]; then JOPTS+=(-Dcassandra.unsafesystem=true); fi
 	# AppCDS: the first start records the classes it loads into an archive;
 	# later starts map it and skip most class loading and verification.
 	local cds="$CACHE/cds-$VERSION.jsa"

@@ -84,6 +84,12 @@ type Options struct {
 	// Default 1 when HedgeDelay is set.
 	HedgeAttempts int
 
+	// Retries is how many times a statement that failed for a reason
+	// other than itself (lost connection, timeout, unavailable replicas) is
+	// retried on the next host, with a short backoff. Default 3; -1
+	// disables retries.
+	Retries int
+
 	// PageSize is the number of items a Read returns when Query.Limit is
 	// 0, and the number of ids an IDs call returns when its limit is 0.
 	// Default 1000.
@@ -122,6 +128,7 @@ type settings struct {
 	localDC     string
 	hedgeDelay  time.Duration // 0: no hedging
 	hedgeN      int
+	retries     int
 	pageSize    int
 	cursorKey   []byte
 	logger      *slog.Logger
@@ -159,6 +166,14 @@ func (o *Options) settings() (*settings, error) {
 		return nil, err
 	}
 	s.replication = lit
+	switch {
+	case o.Retries == 0:
+		s.retries = 3
+	case o.Retries > 0:
+		s.retries = o.Retries
+	case o.Retries < -1:
+		return nil, fmt.Errorf("%w: Retries %d (use -1 to disable)", ErrOptions, o.Retries)
+	}
 	if s.pageSize == 0 {
 		s.pageSize = DefaultPageSize
 	}

@@ -62,6 +62,9 @@ func New(ctx context.Context, hosts []string, opts *Options) (*Store, error) {
 	// spreads a hot id's load over all of its replicas.
 	cfg.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback, gocql.ShuffleReplicas())
 	cfg.Logger = slogLogger{set.logger}
+	if set.retries > 0 {
+		cfg.RetryPolicy = retryPolicy{retries: set.retries}
+	}
 	if set.configure != nil {
 		set.configure(cfg)
 	}
