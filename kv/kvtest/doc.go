@@ -26,6 +26,8 @@
 //
 // Select subtests the usual way: go test -run 'TestConformance/Tombstones'.
 // Randomized subtests log their seed; replay one with KVTEST_SEED=<seed>.
+// KVTEST_LONG=1 multiplies their trial counts (and the concurrent
+// subtest's) by 25.
 // A backend too slow to move a 64 MiB value through the Client in a unit
 // test passes kvtest.MaxValueSize(n), and should run the default size in a
 // long mode.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,12 @@ type Option func(*config)
 
 type config struct {
 	maxValue int // largest chunked value the client tests write
+	scale    int // multiplies randomized and concurrent trial counts
 }
+
+// LongEnv names the environment variable that, set to "1", runs the
+// randomized and concurrent subtests with 25 times their trial counts.
+const LongEnv = "KVTEST_LONG"
 
 // DefaultMaxValueSize is the largest value Run writes through the Client
 // unless MaxValueSize lowers it: the 64 MiB the kv contract promises.
@@ -38,7 +44,10 @@ func MaxValueSize(n int) Option { return func(c *config) { c.maxValue = n } }
 // handle itself only in the "Close" subtest; otherwise newStore should
 // register its own t.Cleanup to close it.
 func Run(t *testing.T, newStore func(t *testing.T) kv.Store, opts ...Option) {
-	cfg := config{maxValue: DefaultMaxValueSize}
+	cfg := config{maxValue: DefaultMaxValueSize, scale: 1}
+	if os.Getenv(LongEnv) == "1" {
+		cfg.scale = 25
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -109,8 +109,8 @@ func (s *suite) testModel(t *testing.T, e *env) {
 	e.ts.Add(1000)
 	key := func() []byte { return fmt.Appendf(nil, "k%02d", rng.IntN(30)) }
 	var history []kv.Mutation
-	for range 200 {
-		ts := base + int64(rng.IntN(1000)) + 1
+	for range 200 * s.cfg.scale {
+		ts := base + int64(rng.IntN(100)) + 100 // a narrow range: many equal timestamps
 		var m kv.Mutation
 		switch r := rng.IntN(20); {
 		case r < 13:
@@ -124,14 +124,20 @@ func (s *suite) testModel(t *testing.T, e *env) {
 			}
 			m = kv.Mutation{Op: kv.OpDeleteRange, Key: a, End: b, Timestamp: ts}
 		default:
-			m = kv.Mutation{Op: kv.OpDeleteRecord, Timestamp: ts - 500}
+			m = kv.Mutation{Op: kv.OpDeleteRecord, Timestamp: ts - 50}
 		}
 		e.apply("r", m)
 		history = append(history, m)
+		if len(history)%25 == 0 {
+			// Check intermediate states too, in both directions.
+			want := modelState(history)
+			e.expect("r", kv.Query{}, want)
+			e.expect("r", kv.Query{Limit: 4, Reverse: true}, reversed(want))
+			if t.Failed() {
+				t.Fatalf("diverged from the model within ops %d..%d (seed %d)", len(history)-25, len(history), seed)
+			}
+		}
 	}
-	want := modelState(history)
-	e.expect("r", kv.Query{}, want)
-	e.expect("r", kv.Query{Limit: 4, Reverse: true}, reversed(want))
 }
 
 // SeedEnv names the environment variable that replays a randomized

@@ -109,7 +109,8 @@ func (s *suite) testIDs(t *testing.T, e *env) {
 // timestamp it was written with, so a reader can tell a torn item; at the
 // end every key must hold its highest-timestamped write.
 func (s *suite) testConcurrent(t *testing.T, e *env) {
-	const writers, rounds, keys = 4, 40, 12
+	const writers, keys = 4, 12
+	rounds := 40 * s.cfg.scale
 	atomicStore := false
 	if a, ok := e.s.(kv.Atomic); ok {
 		atomicStore = a.AtomicApply()
