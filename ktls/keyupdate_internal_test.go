@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -128,4 +130,89 @@ func checkKeyUpdate(t *testing.T, mc matrixCase, payload []byte) {
 	if len(controls) < 1 || controls[0].typ != recordHandshake || !bytes.Equal(controls[0].payload, []byte{handshakeKeyUpdate, 0, 0, 1, 0}) {
 		t.Fatalf("first control record %+v, want KeyUpdate(update_not_requested)", controls)
 	}
+}
+
+// TestConcurrentWriters: writers on one kernel-mode Conn interleave whole
+// writes, each sealed into records with consecutive sequence numbers, while
+// SendFile runs alongside; a stock client reads every block intact.
+func TestConcurrentWriters(t *testing.T) {
+	scfg, ccfg := configs(t, matrix[1], variant{name: "ticket", tickets: true})
+	const writers, blocks, blockLen = 4, 40, 3000
+	zpath := filepath.Join(t.TempDir(), "z")
+	if err := os.WriteFile(zpath, bytes.Repeat([]byte{'Z'}, 3*blockLen), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zf, err := os.Open(zpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zf.Close()
+	forSuite(matrix[1], func() {
+		l, _ := modelListener(t, scfg)
+		serverErr := make(chan error, 1)
+		go func() {
+			nc, err := l.Accept()
+			if err != nil {
+				serverErr <- err
+				return
+			}
+			c := nc.(*Conn)
+			defer c.Close()
+			if err := c.Handshake(t.Context()); err != nil {
+				serverErr <- err
+				return
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, writers+1)
+			for w := range writers {
+				wg.Go(func() {
+					blk := bytes.Repeat([]byte{byte('a' + w)}, blockLen)
+					for range blocks {
+						if _, err := c.Write(blk); err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Go(func() {
+				// Three blocks of 'Z' from a file, in one SendFile.
+				if _, _, err := SendFile(c, zf, 0, 3*blockLen); err != nil {
+					errs <- err
+				}
+			})
+			wg.Wait()
+			close(errs)
+			serverErr <- <-errs
+		}()
+		cc, err := tls.Dial("tcp", l.Addr().String(), ccfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		_ = cc.SetDeadline(time.Now().Add(20 * time.Second))
+		got, err := io.ReadAll(cc)
+		if err != nil {
+			t.Fatalf("client read after %d bytes: %v", len(got), err)
+		}
+		if err := <-serverErr; err != nil {
+			t.Fatal(err)
+		}
+		counts := map[byte]int{}
+		for i := 0; i < len(got); i += blockLen {
+			blk := got[i:min(i+blockLen, len(got))]
+			if len(blk) != blockLen || bytes.Count(blk, blk[:1]) != blockLen {
+				t.Fatalf("block at %d torn: %q...", i, blk[:min(20, len(blk))])
+			}
+			counts[blk[0]]++
+		}
+		for w := range writers {
+			if counts[byte('a'+w)] != blocks {
+				t.Fatalf("writer %d: %d blocks, want %d", w, counts[byte('a'+w)], blocks)
+			}
+		}
+		if counts['Z'] != 3 {
+			t.Fatalf("%d file blocks, want 3", counts['Z'])
+		}
+	})
 }
