@@ -180,9 +180,9 @@ func samplesOf(in *Init, seg []byte) ([]mp4.FullSample, error) {
 				}
 				for j, s := range trun.Samples {
 					fs := mp4.FullSample{Sample: mp4.Sample{
-						Flags: sampleFlags(j, s, trun, traf.Tfhd, t),
-						Dur:   sampleDur(s, trun, traf.Tfhd, t),
-						Size:  sampleSize(s, trun, traf.Tfhd, t),
+						Flags:                 sampleFlags(j, s, trun, traf.Tfhd, t),
+						Dur:                   sampleDur(s, trun, traf.Tfhd, t),
+						Size:                  sampleSize(s, trun, traf.Tfhd, t),
 						CompositionTimeOffset: s.CompositionTimeOffset,
 					}, DecodeTime: dt}
 					fs.Data = seg[pos : pos+int64(fs.Size)]

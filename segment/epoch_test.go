@@ -24,7 +24,7 @@ func TestEpochNumber(t *testing.T) {
 	}{
 		{0, 10, false},
 		{2 * time.Second, 11, false},
-		{2*time.Second + 20*time.Millisecond, 11, false},  // late, within tolerance
+		{2*time.Second + 20*time.Millisecond, 11, false},    // late, within tolerance
 		{4*time.Second - 21333*time.Microsecond, 12, false}, // one AAC frame early
 		{2*time.Second + 30*time.Millisecond, 0, true},
 		{3 * time.Second, 0, true},

@@ -139,8 +139,8 @@ func TestInspectSurvivesMP4ffGaps(t *testing.T) {
 		name string
 		data []byte
 	}{
-		{"empty-first-sample", withData(nil)},                                   // avc.IsIDRSample panics
-		{"three-byte-sample", withData([]byte{0, 0, 1})},                        // avc.IsIDRSample panics
+		{"empty-first-sample", withData(nil)},                                    // avc.IsIDRSample panics
+		{"three-byte-sample", withData([]byte{0, 0, 1})},                         // avc.IsIDRSample panics
 		{"wrapping-nalu-length", withData([]byte{0xff, 0xff, 0xff, 0xfc, 0x65})}, // avc.IsIDRSample loops forever
 		{"trun-larger-than-mdat", patch32(segs[1], trunField(t, segs[1], "size0"), 0x7fffffff)},
 		{"truncated-mdat", segs[1][:len(segs[1])-1]}, // DecodeFileSR reports no error

@@ -308,9 +308,26 @@ func (l *Loop) Manifest() *Manifest {
 	for _, r := range l.asset.renditions {
 		rend := Rendition{ID: r.id, Track: r.track, Bandwidth: r.bandwidth}
 		if r.track.Kind == "video" && len(r.samples) > 0 {
-			rend.FrameRate = fmt.Sprintf("%d/%d", r.track.Timescale, r.samples[0].Dur)
+			rend.FrameRate = frameRateString(r.track.Timescale, r.samples[0].Dur)
 		}
 		m.Renditions = append(m.Renditions, rend)
 	}
 	return m
+}
+
+// frameRateString renders timescale/sampleDuration reduced, e.g. "25" for
+// 12800/512 or "30000/1001".
+func frameRateString(timescale, dur uint32) string {
+	if dur == 0 {
+		return ""
+	}
+	a, b := timescale, dur
+	for b != 0 {
+		a, b = b, a%b
+	}
+	num, den := timescale/a, dur/a
+	if den == 1 {
+		return fmt.Sprint(num)
+	}
+	return fmt.Sprintf("%d/%d", num, den)
 }

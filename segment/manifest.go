@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -78,8 +79,10 @@ type Rendition struct {
 	Segments []Info
 }
 
-func (m *Manifest) initTemplate() string  { return or(m.InitTemplate, "$RepresentationID$/init.mp4") }
-func (m *Manifest) mediaTemplate() string { return or(m.MediaTemplate, "$RepresentationID$/$Number$.m4s") }
+func (m *Manifest) initTemplate() string { return or(m.InitTemplate, "$RepresentationID$/init.mp4") }
+func (m *Manifest) mediaTemplate() string {
+	return or(m.MediaTemplate, "$RepresentationID$/$Number$.m4s")
+}
 func (m *Manifest) playlistTemplate() string {
 	return or(m.PlaylistTemplate, "$RepresentationID$.m3u8")
 }
@@ -118,6 +121,10 @@ func (m *Manifest) check() error {
 	}
 	if m.ChunkDuration >= m.Epoch.SegmentDuration {
 		return fmt.Errorf("%w: manifest: chunk duration %v not below segment duration %v", ErrMalformed, m.ChunkDuration, m.Epoch.SegmentDuration)
+	}
+	if m.Epoch.StartNumber > math.MaxUint32 {
+		// dash-mpd types startNumber as uint32; refuse rather than wrap.
+		return fmt.Errorf("%w: manifest: start number %d exceeds 32 bits", ErrMalformed, m.Epoch.StartNumber)
 	}
 	for _, r := range m.Renditions {
 		if r.ID == "" || strings.ContainsAny(r.ID, "/?#\"\n\r ") {

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/Eyevinn/dash-mpd/mpd"
@@ -119,7 +120,9 @@ func (m *Manifest) segmentTemplate(r Rendition, now time.Time) *mpd.SegmentTempl
 		st.StartNumber = mpd.Ptr(uint32(e.StartNumber))
 		return st
 	}
-	st.StartNumber = mpd.Ptr(uint32(win[0].number))
+	// A window number beyond 32 bits cannot be written; check() bounded the
+	// start number, so this only happens centuries after the epoch.
+	st.StartNumber = mpd.Ptr(uint32(min(win[0].number, math.MaxUint32)))
 	var last *mpd.S
 	var next uint64
 	for _, en := range win {
