@@ -125,6 +125,41 @@ func TestServeFile(t *testing.T) {
 	}
 }
 
+// TestServeFileNoBody: HEAD and a satisfied conditional request send no
+// body, and ServeFile says nothing went by sendfile.
+func TestServeFileNoBody(t *testing.T) {
+	f, data := tempFile(t, 100_000)
+	url, log := startServer(t, nil, nil, f, int64(len(data)))
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr}
+	mod := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Format(http.TimeFormat)
+	for _, tc := range []struct {
+		name, method, ims string
+		status           int
+	}{
+		{"head", "HEAD", "", 200},
+		{"not-modified", "GET", mod, 304},
+	} {
+		req, _ := http.NewRequest(tc.method, url, nil)
+		if tc.ims != "" {
+			req.Header.Set("If-Modified-Since", tc.ims)
+		}
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || len(body) != 0 {
+			t.Fatalf("%s: status %d with %d body bytes, want %d and none", tc.name, resp.StatusCode, len(body), tc.status)
+		}
+		if s := <-log; s.method != ktls.MethodCopy {
+			t.Fatalf("%s: method %v, want copy (nothing sent by sendfile)", tc.name, s.method)
+		}
+	}
+}
+
 func TestFileServer(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a.m4s"), []byte("segment-a"), 0o600); err != nil {
