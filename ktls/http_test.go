@@ -136,7 +136,7 @@ func TestServeFileNoBody(t *testing.T) {
 	mod := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Format(http.TimeFormat)
 	for _, tc := range []struct {
 		name, method, ims string
-		status           int
+		status            int
 	}{
 		{"head", "HEAD", "", 200},
 		{"not-modified", "GET", mod, 304},
