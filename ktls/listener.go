@@ -47,8 +47,9 @@ type Listener struct {
 
 // NewListener wraps inner. config nil means plain TCP (connections still get
 // sendfile through ReadFrom and SendFile). Otherwise config is cloned once;
-// the clone gets ktls's KeyLogWriter (which passes every line on to
-// config.KeyLogWriter, if set) and "h2" is removed from NextProtos because
+// where kernel TLS is possible the clone gets ktls's KeyLogWriter (which
+// passes every line on to config.KeyLogWriter, if set) and UnwrapSession
+// hook, and always "h2" is removed from NextProtos because
 // net/http serves HTTP/2 only on a *tls.Conn. config must not be changed
 // after the call.
 //
@@ -61,13 +62,29 @@ func NewListener(inner net.Listener, config *tls.Config, opts *Options) *Listene
 	if config == nil {
 		return l
 	}
-	l.keylog = &keyLog{}
-	if config.KeyLogWriter != nil {
-		l.keylog.next = config.KeyLogWriter
+	l.kern = l.opts.kern
+	switch {
+	case l.opts.DisableKernel:
+		l.kernelErr = ErrDisabled
+	case l.kern == nil:
+		l.kern = linuxKernel{}
+		l.kernelErr = probeKernel()
 	}
 	cfg := config.Clone()
-	cfg.KeyLogWriter = l.keylog
 	cfg.NextProtos = slices.DeleteFunc(slices.Clone(cfg.NextProtos), func(p string) bool { return p == "h2" })
+	l.config = cfg
+	if l.kernelErr == nil {
+		l.hook(cfg)
+	}
+	return l
+}
+
+// hook installs the key-log and session-ticket hooks through which ktls
+// learns each connection's secrets. Without kernel TLS they are left out,
+// so the fallback costs nothing beyond the wrapper.
+func (l *Listener) hook(cfg *tls.Config) {
+	l.keylog = &keyLog{next: cfg.KeyLogWriter}
+	cfg.KeyLogWriter = l.keylog
 	if get := cfg.GetConfigForClient; get != nil {
 		// A per-client config must log into ktls too, or its connections
 		// cannot find their secrets (they would still work, in userspace).
@@ -97,16 +114,6 @@ func NewListener(inner net.Listener, config *tls.Config, opts *Options) *Listene
 		}
 		return ss, err
 	}
-	l.config = cfg
-	l.kern = l.opts.kern
-	switch {
-	case l.opts.DisableKernel:
-		l.kernelErr = ErrDisabled
-	case l.kern == nil:
-		l.kern = linuxKernel{}
-		l.kernelErr = probeKernel()
-	}
-	return l
 }
 
 // Kernel reports nil if TLS connections can move to kernel TLS, else why
@@ -132,7 +139,7 @@ func (l *Listener) Server(raw net.Conn) *Conn {
 		l.account(c.info)
 		return c
 	}
-	c.w = newWire(raw, l.keylog)
+	c.w = newWire(raw, l.keylog) // nil keylog: nothing to sniff or record
 	c.tc = tls.Server(c.w, l.config)
 	return c
 }

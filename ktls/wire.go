@@ -57,7 +57,9 @@ type wire struct {
 }
 
 func newWire(raw net.Conn, reg *keyLog) *wire {
-	return &wire{Conn: raw, reg: reg, sniffing: true, recording: true}
+	// Without a key log (no kernel TLS) there is nothing to learn: the wire
+	// only passes bytes through.
+	return &wire{Conn: raw, reg: reg, sniffing: reg != nil, recording: reg != nil}
 }
 
 func (w *wire) Read(b []byte) (int, error) {
