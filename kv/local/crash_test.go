@@ -65,7 +65,7 @@ func testSeed(t *testing.T, env string) uint64 {
 // write is present and intact, no value is partial, and the tree passes
 // Verify. Small auto-checkpoints put checkpoints inside the crash window.
 func TestPowerLoss(t *testing.T) {
-	trials := 120
+	trials := 100
 	if longMode() {
 		trials = 2000
 	}
@@ -95,7 +95,7 @@ func TestPowerLoss(t *testing.T) {
 			// atCrash: writes attempted and acknowledged when the power went.
 			atCrash, ackedAtCrash int
 		)
-		crashAt := 10 + r.IntN(250)
+		crashAt := 10 + r.IntN(110)
 		fs.OnOp(func(op int) {
 			if op != crashAt {
 				return
@@ -105,8 +105,8 @@ func TestPowerLoss(t *testing.T) {
 			image = fs.Crash(seed^uint64(trial), 512)
 			atCrash, ackedAtCrash = len(writes), nAcked
 		})
-		for i := 0; i < 120; i++ {
-			key := fmt.Sprintf("k%03d", r.IntN(300))
+		for i := 0; i < 50; i++ {
+			key := fmt.Sprintf("k%03d", r.IntN(100))
 			n := 4 + r.IntN(200)
 			if r.IntN(8) == 0 {
 				n = 5000 + r.IntN(30000) // overflow chains

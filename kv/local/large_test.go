@@ -18,9 +18,9 @@ import (
 func TestLargerThanCache(t *testing.T) {
 	ctx := context.Background()
 	const cache = 64 * 4096 // 64 pages
-	items := 20000
-	if testing.Short() {
-		items = 8000
+	items := 8000
+	if longMode() {
+		items = 100000
 	}
 	dir := t.TempDir()
 	// SyncNormal: this test is about the cache, not fsync; it writes one
@@ -40,13 +40,22 @@ func TestLargerThanCache(t *testing.T) {
 		}
 		return 100 + i%200
 	}
-	perm := r.Perm(items)
-	for lo := 0; lo < items; lo += 200 {
-		for _, i := range perm[lo:min(lo+200, items)] {
-			id, k := key(i)
-			if err := s.Apply(ctx, "ns", id, []kv.Mutation{{Op: kv.OpPut, Key: []byte(k), Value: crashValue(k, size(i)), Timestamp: 1}}); err != nil {
-				t.Fatal(err)
-			}
+	// Records in random order, each record's items in random order, one
+	// commit per record: the inserts land all over the tree.
+	byRec := map[string][]int{}
+	for _, i := range r.Perm(items) {
+		id, _ := key(i)
+		byRec[id] = append(byRec[id], i)
+	}
+	for _, rec := range r.Perm(500) {
+		id := fmt.Sprintf("rec%03d", rec)
+		var muts []kv.Mutation
+		for _, i := range byRec[id] {
+			_, k := key(i)
+			muts = append(muts, kv.Mutation{Op: kv.OpPut, Key: []byte(k), Value: crashValue(k, size(i)), Timestamp: 1})
+		}
+		if err := s.Apply(ctx, "ns", id, muts); err != nil {
+			t.Fatal(err)
 		}
 	}
 	vs := mustVerify(t, s)
@@ -91,9 +100,13 @@ func TestLargerThanCache(t *testing.T) {
 	if after.FreePages < int(vs.Pages)/4 {
 		t.Fatalf("only %d of %d pages freed after deleting half the data", after.FreePages, vs.Pages)
 	}
-	for i := 0; i < items/2; i++ {
-		k := fmt.Sprintf("new%06d", i)
-		if err := s.Apply(ctx, "ns", "fresh", []kv.Mutation{{Op: kv.OpPut, Key: []byte(k), Value: crashValue(k, 150), Timestamp: 3}}); err != nil {
+	for lo := 0; lo < items/2; lo += 50 {
+		var muts []kv.Mutation
+		for i := lo; i < lo+50; i++ {
+			k := fmt.Sprintf("new%06d", i)
+			muts = append(muts, kv.Mutation{Op: kv.OpPut, Key: []byte(k), Value: crashValue(k, 150), Timestamp: 3})
+		}
+		if err := s.Apply(ctx, "ns", "fresh", muts); err != nil {
 			t.Fatal(err)
 		}
 	}

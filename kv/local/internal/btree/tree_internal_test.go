@@ -118,9 +118,12 @@ func TestRandomized(t *testing.T) {
 			p := &memPager{ps: ps, pages: map[uint32][]byte{}}
 			cache := NewCache(64, 0)
 			m := model{}
-			commits := 300
+			commits := 120
 			if testing.Short() {
-				commits = 60
+				commits = 40
+			}
+			if os.Getenv("KVLOCAL_LONG") == "1" {
+				commits = 2000
 			}
 			var oldTx *Tx
 			var oldModel model
