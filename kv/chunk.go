@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -43,19 +45,68 @@ func (c *Client) stage(ctx context.Context, ns, id string, tok Token, m *Mutatio
 		ttl = m.TTL + c.opts.MaxTokenAge + c.opts.MaxTokenSkew
 	}
 	chunkNS, rec := ChunkNamespace(ns), wid.recordID()
-	perCall := max(1, stageBytes/cs)
+	perCall := max(1, c.opts.StageBytes/cs)
+	var batches [][]Mutation
 	batch := []Mutation{{Op: OpPut, Key: []byte{}, Value: encodeOwner(id, m.Key), TTL: ttl, Timestamp: m.Timestamp}}
 	for i := 0; i < n; i++ {
 		chunk := m.Value[i*cs : min(size, (i+1)*cs)]
 		batch = append(batch, Mutation{Op: OpPut, Key: chunkKey(uint32(i)), Value: chunk, TTL: ttl, Timestamp: m.Timestamp})
 		if len(batch) >= perCall || i == n-1 {
-			if err := c.store.Apply(ctx, chunkNS, rec, batch); err != nil {
-				return nil, fmt.Errorf("edgekit/kv: staging chunks of %q/%q: %w", id, m.Key, err)
-			}
-			batch = batch[:0]
+			batches = append(batches, batch)
+			batch = nil
 		}
 	}
+	if err := c.applyAll(ctx, chunkNS, rec, batches); err != nil {
+		return nil, fmt.Errorf("edgekit/kv: staging chunks of %q/%q: %w", id, m.Key, err)
+	}
 	return h, nil
+}
+
+// applyAll applies batches to one record with up to StageParallelism calls
+// in flight (so a group-committing Store can share commits between them and
+// a remote one overlaps round trips), and returns the first error. Order
+// does not matter: nothing reads the chunks before the manifest commits.
+func (c *Client) applyAll(ctx context.Context, ns, rec string, batches [][]Mutation) error {
+	workers := min(c.opts.StageParallelism, len(batches))
+	if workers <= 1 {
+		for _, b := range batches {
+			if err := c.store.Apply(ctx, ns, rec, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		next     atomic.Int64 // next batch to claim
+		done     atomic.Int64 // batches applied
+		errOnce  sync.Once
+		firstErr error // written once under errOnce, read after wg.Wait
+	)
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(batches) {
+					return
+				}
+				if err := c.store.Apply(ctx, ns, rec, batches[i]); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil && int(done.Load()) < len(batches) {
+		// Workers stopped early without an error of their own: the
+		// caller's context ended.
+		return ctx.Err()
+	}
+	return firstErr
 }
 
 // errStaleManifest: the chunks a manifest names are gone or do not match;

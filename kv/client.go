@@ -42,8 +42,14 @@ const (
 	// majority of items, which are small, take the one-write path.
 	DefaultChunkThreshold = 1 << 20
 	// DefaultChunkSize: chunks of 1 MiB, for the same per-cell reason; a
-	// 64 MiB value is 64 chunks, staged four per Apply call.
+	// 64 MiB value is 64 chunks, staged four per Apply call, four calls
+	// in flight.
 	DefaultChunkSize = 1 << 20
+	// DefaultStageBytes: chunk data per staging Apply call, well under
+	// Cassandra's default 16 MiB mutation limit.
+	DefaultStageBytes = 4 << 20
+	// DefaultStageParallelism: staging Apply calls in flight per value.
+	DefaultStageParallelism = 4
 	// DefaultPageBytes: Netflix's 2 MiB page, read in single-digit ms.
 	DefaultPageBytes = 2 << 20
 	// DefaultPageItems caps items per page when Query.Limit is zero.
@@ -60,8 +66,7 @@ const (
 	DefaultPageTokenTTL = 24 * time.Hour
 )
 
-// stageBytes is the most chunk data one staging Apply carries; it stays
-// well under Cassandra's default 16 MiB mutation limit.
+// stageBytes bounds the chunk data one Store.Read of chunks asks for.
 const stageBytes = 4 << 20
 
 // Options configures a Client. A nil *Options, and every zero field, means
@@ -73,6 +78,14 @@ type Options struct {
 	ChunkThreshold int
 	// ChunkSize is the size of each chunk. Default DefaultChunkSize.
 	ChunkSize int
+	// StageBytes is the most chunk data one staging Apply call carries
+	// (at least one chunk). Default DefaultStageBytes.
+	StageBytes int
+	// StageParallelism is how many staging Apply calls one chunked put
+	// keeps in flight; 1 stages sequentially. Default
+	// DefaultStageParallelism. A group-committing Store (kv/local) folds
+	// concurrent calls into fewer commits; a remote one overlaps them.
+	StageParallelism int
 	// PageBytes is the page byte budget when Query.MaxBytes is zero.
 	PageBytes int
 	// PageItems is the page item cap when Query.Limit is zero.
@@ -134,9 +147,11 @@ func NewClient(store Store, opts *Options) (*Client, error) {
 	}
 	def(&o.ChunkThreshold, DefaultChunkThreshold)
 	def(&o.ChunkSize, DefaultChunkSize)
+	def(&o.StageBytes, DefaultStageBytes)
+	def(&o.StageParallelism, DefaultStageParallelism)
 	def(&o.PageBytes, DefaultPageBytes)
 	def(&o.PageItems, DefaultPageItems)
-	if o.ChunkThreshold < 0 || o.ChunkSize < 0 || o.PageBytes < 0 || o.PageItems < 0 ||
+	if o.ChunkThreshold < 0 || o.ChunkSize < 0 || o.PageBytes < 0 || o.PageItems < 0 || o.StageBytes < 0 || o.StageParallelism < 0 ||
 		o.MaxTokenAge < 0 || o.MaxTokenSkew < 0 || o.PageTokenTTL < 0 {
 		return nil, fmt.Errorf("%w: negative Options field", ErrInvalid)
 	}

@@ -146,46 +146,88 @@ func TestCommitRechecksTokenAge(t *testing.T) {
 
 func TestChunkedCrashBetweenStages(t *testing.T) {
 	old := bytesOf(5000, 1)
-	for applies := 0; applies <= 5; applies++ {
-		t.Run(fmt.Sprint("after", applies), func(t *testing.T) {
-			var fs *kvtest.FaultStore
-			f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { fs = kvtest.NewFaultStore(s); return fs },
-				&kv.Options{ChunkThreshold: 1000, ChunkSize: 1 << 20})
-			if err := f.c.Put(f.ctx, ns, "r", []byte("k"), old); err != nil {
-				t.Fatal(err)
-			}
-			// A 4-call write: 10 chunks of 1 MiB staged 4 per call, then
-			// the commit. Until the commit the old value stays whole.
-			fs.FailAfter(applies)
-			v := bytesOf(9<<20+1, 2)
-			err := f.c.Put(f.ctx, ns, "r", []byte("k"), v)
-			got, gerr := f.value(t, "r", "k")
-			if gerr != nil {
-				t.Fatalf("read after crash: %v", gerr)
-			}
-			switch {
-			case err == nil && !bytes.Equal(got, v):
-				t.Errorf("write acknowledged but read %d bytes, want the new %d", len(got), len(v))
-			case err != nil && !bytes.Equal(got, old):
-				t.Errorf("write failed (%v) but read %d bytes that are not the old value", err, len(got))
-			case err != nil && !errors.Is(err, kvtest.ErrInjected):
-				t.Errorf("write failed with %v, want ErrInjected", err)
-			}
-			// Later a sweep reclaims whatever the dead writer staged.
-			fs.FailAfter(-1)
-			f.clk.Add(time.Hour)
-			st, err := f.c.Sweep(f.ctx, ns)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Live != 1 || st.Young != 0 {
-				t.Errorf("sweep: %+v, want exactly the one live write kept", st)
-			}
-			if got, _ := f.value(t, "r", "k"); !bytes.Equal(got, old) && !bytes.Equal(got, v) {
-				t.Errorf("after sweep: %d bytes, neither value", len(got))
-			}
-		})
+	for _, par := range []int{1, 4} {
+		for applies := 0; applies <= 5; applies++ {
+			t.Run(fmt.Sprintf("parallel%d/after%d", par, applies), func(t *testing.T) {
+				crashBetweenStages(t, old, par, applies)
+			})
+		}
 	}
+}
+
+// crashBetweenStages lets applies Apply calls through, then fails the rest,
+// while a 10-chunk value overwrites old.
+func crashBetweenStages(t *testing.T, old []byte, par, applies int) {
+	var fs *kvtest.FaultStore
+	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { fs = kvtest.NewFaultStore(s); return fs },
+		&kv.Options{ChunkThreshold: 1000, ChunkSize: 1000, StageBytes: 4000, StageParallelism: par})
+	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), old); err != nil {
+		t.Fatal(err)
+	}
+	// A 4-call write: 10 chunks staged 4 per call (the owner record
+	// rides with the first), then the commit. Until the commit the old
+	// value stays whole.
+	fs.FailAfter(applies)
+	v := bytesOf(9001, 2)
+	err := f.c.Put(f.ctx, ns, "r", []byte("k"), v)
+	got, gerr := f.value(t, "r", "k")
+	if gerr != nil {
+		t.Fatalf("read after crash: %v", gerr)
+	}
+	switch {
+	case err == nil && !bytes.Equal(got, v):
+		t.Errorf("write acknowledged but read %d bytes, want the new %d", len(got), len(v))
+	case err != nil && !bytes.Equal(got, old):
+		t.Errorf("write failed (%v) but read %d bytes that are not the old value", err, len(got))
+	case err != nil && !errors.Is(err, kvtest.ErrInjected):
+		t.Errorf("write failed with %v, want ErrInjected", err)
+	}
+	// Later a sweep reclaims whatever the dead writer staged.
+	fs.FailAfter(-1)
+	f.clk.Add(time.Hour)
+	st, err := f.c.Sweep(f.ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Live != 1 || st.Young != 0 {
+		t.Errorf("sweep: %+v, want exactly the one live write kept", st)
+	}
+	if got, _ := f.value(t, "r", "k"); !bytes.Equal(got, old) && !bytes.Equal(got, v) {
+		t.Errorf("after sweep: %d bytes, neither value", len(got))
+	}
+}
+
+func TestStagingCancelled(t *testing.T) {
+	var h *cancelStore
+	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { h = &cancelStore{Store: s}; return h },
+		&kv.Options{ChunkThreshold: 1000, ChunkSize: 1000, StageBytes: 1000, StageParallelism: 3})
+	ctx, cancel := context.WithCancel(f.ctx)
+	h.after, h.cancel = 2, cancel
+	err := f.c.Put(ctx, ns, "r", []byte("k"), bytesOf(20000, 1))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put with its context cancelled while staging: got %v, want context.Canceled", err)
+	}
+	if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrNotFound) {
+		t.Errorf("cancelled write visible: %v", err)
+	}
+}
+
+// cancelStore calls cancel once after Apply calls have succeeded.
+type cancelStore struct {
+	kv.Store
+	mu     sync.Mutex // guards after
+	after  int
+	cancel context.CancelFunc
+}
+
+func (c *cancelStore) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) error {
+	err := c.Store.Apply(ctx, ns, id, muts)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.after--; c.after == 0 {
+		c.cancel()
+	}
+	return err
 }
 
 func TestRacingChunkedWriters(t *testing.T) {

@@ -50,7 +50,9 @@
 // the companion namespace [ChunkNamespace](ns) = ns + "__chunks" (created
 // and dropped with ns by [Client.CreateNamespace]; on kv/cassandra it is a
 // table of its own), under a record named by a write id derived from the
-// token and the item. Then one put in ns makes the value visible: an empty
+// token and the item, Options.StageBytes per Apply call with up to
+// Options.StageParallelism calls in flight. Then one put in ns makes the
+// value visible: an empty
 // value plus a manifest (size, chunk count, checksum, write id) in the
 // metadata. Readers fetch the chunks the manifest names and check indices,
 // sizes and the xxhash64 checksum; since chunks of different writes never
