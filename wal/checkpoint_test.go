@@ -30,10 +30,10 @@ func TestCheckpointPassiveStopsAtOldestSnapshot(t *testing.T) {
 	st := mustOpen(t, fs, noAuto())
 	defer st.Close()
 	ctx := context.Background()
-	writeTx(t, st, map[uint32]byte{1: 'a'})        // frame 1
+	writeTx(t, st, map[uint32]byte{1: 'a'})         // frame 1
 	writeTx(t, st, map[uint32]byte{1: 'b', 2: 'x'}) // frames 2-3
 	old, _ := st.Snapshot()                         // mark 3
-	writeTx(t, st, map[uint32]byte{1: 'c'})        // frame 4
+	writeTx(t, st, map[uint32]byte{1: 'c'})         // frame 4
 	res, err := st.Checkpoint(ctx, wal.Passive)
 	if err != nil || res != (wal.CheckpointResult{LogFrames: 4, Checkpointed: 3}) {
 		t.Fatalf("passive: got %+v, %v want {4 3}, nil", res, err)
