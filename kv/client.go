@@ -66,6 +66,9 @@ const (
 	DefaultPageTokenTTL = 24 * time.Hour
 )
 
+// maxChunkSize is the largest Options.ChunkSize.
+const maxChunkSize = 1 << 30
+
 // stageBytes bounds the chunk data one Store.Read of chunks asks for.
 const stageBytes = 4 << 20
 
@@ -154,6 +157,11 @@ func NewClient(store Store, opts *Options) (*Client, error) {
 	if o.ChunkThreshold < 0 || o.ChunkSize < 0 || o.PageBytes < 0 || o.PageItems < 0 || o.StageBytes < 0 || o.StageParallelism < 0 ||
 		o.MaxTokenAge < 0 || o.MaxTokenSkew < 0 || o.PageTokenTTL < 0 {
 		return nil, fmt.Errorf("%w: negative Options field", ErrInvalid)
+	}
+	if o.ChunkSize > maxChunkSize {
+		// The manifest stores the chunk size in 32 bits; chunks this big
+		// would defeat chunking anyway.
+		return nil, fmt.Errorf("%w: ChunkSize %d exceeds %d", ErrInvalid, o.ChunkSize, maxChunkSize)
 	}
 	if o.MaxTokenAge == 0 {
 		o.MaxTokenAge = DefaultMaxTokenAge

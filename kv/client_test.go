@@ -487,7 +487,7 @@ func TestBadInputAndOptions(t *testing.T) {
 	if err != nil || c.AtomicApply() {
 		t.Errorf("over a non-Atomic store: AtomicApply %v, err %v", c.AtomicApply(), err)
 	}
-	for _, bad := range []kv.Options{{PageKey: []byte("short")}, {ChunkSize: -1}, {MaxTokenAge: -time.Second}} {
+	for _, bad := range []kv.Options{{PageKey: []byte("short")}, {ChunkSize: -1}, {ChunkSize: 1<<30 + 1}, {StageParallelism: -1}, {MaxTokenAge: -time.Second}} {
 		if _, err := kv.NewClient(f.mem, &bad); !errors.Is(err, kv.ErrInvalid) {
 			t.Errorf("NewClient(%+v): got %v, want ErrInvalid", bad, err)
 		}

@@ -144,6 +144,12 @@
 //
 // # Caveats
 //
+//   - Chunked reads assume read-your-writes between the manifest and its
+//     chunks: a Store that reads from a replica lacking the chunks makes
+//     the value ErrCorrupt until the replica catches up (kv/cassandra
+//     reads and writes at LOCAL_QUORUM or stronger for this reason).
+//   - Items written straight to a Store with Metadata that is not a Client
+//     header read back through a Client as ErrCorrupt.
 //   - Get holds a whole chunked value in memory; a page containing one
 //     exceeds its byte budget by up to that value's size.
 //   - Idempotency rests on last-writer-wins: two different writes under one
