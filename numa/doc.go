@@ -53,8 +53,9 @@
 //
 // # Caveats
 //
-// CPU sets are limited to CPUs 0-1023 (unix.CPUSet). A node whose CPUs are
-// all outside the process's allowed set (taskset, cgroup cpusets) makes
-// NewPool fail with ErrNoCPUs unless PoolOptions.NodeWorkers gives it no
-// workers. Memory is placed by first touch only; no mbind is done.
+// CPU sets are limited to CPUs 0-1023 (unix.CPUSet). By default a node
+// gets one worker per CPU the process may use, so memory-only nodes and
+// nodes outside the process's CPU set (taskset, cgroup cpusets) get no
+// workers; asking for workers there fails with ErrNoCPUs. No mbind is
+// done: memory is placed by first touch from the pinned workers.
 package numa

@@ -15,7 +15,8 @@ import (
 // NewPool copies what it needs; the options may be reused.
 type PoolOptions struct {
 	// Workers is the number of workers on each node; 0 means one per CPU
-	// of the node (that the process may use).
+	// of the node that the process may use, so memory-only nodes and nodes
+	// outside the process's CPU set (taskset, numactl) get none.
 	Workers int
 	// NodeWorkers overrides Workers for individual nodes; a node mapped to
 	// 0 gets no workers, and work for it fails with ErrNoWorkers.
@@ -66,9 +67,10 @@ type Pool struct {
 // AnyNode asks Submit and Run to pick a node (round robin over nodes with workers).
 const AnyNode = -1
 
-// NewPool starts pinned workers on every node of t. It returns once every
-// worker is running on its node's CPUs; if one cannot be pinned (ErrNoCPUs,
-// or a sched_setaffinity error) it stops the others and fails. Where
+// NewPool starts pinned workers on the nodes of t. It returns once every
+// worker is running on its node's CPUs; if one cannot be pinned (a node
+// explicitly given workers has no allowed CPU: ErrNoCPUs; or a
+// sched_setaffinity error) it stops the others and fails. Where
 // affinity is not supported (not Linux) workers run unpinned and Pinned
 // reports false.
 func NewPool(t *Topology, opts *PoolOptions) (*Pool, error) {
@@ -100,19 +102,25 @@ func NewPool(t *Topology, opts *PoolOptions) (*Pool, error) {
 		if p.pinned {
 			cpus = intersect(n.CPUs, allowed)
 		}
-		size := o.Workers
-		if size <= 0 {
-			size = max(len(cpus), 1)
+		size, explicit := len(cpus), false
+		if o.Workers > 0 {
+			size, explicit = o.Workers, true
 		}
 		if v, ok := o.NodeWorkers[n.ID]; ok {
-			size = v
+			size, explicit = v, v > 0
+		}
+		if !p.pinned && size == 0 && !explicit {
+			size = 1
 		}
 		if size <= 0 {
-			continue
+			continue // memory-only node, or none of its CPUs allowed: no workers
 		}
 		if p.pinned && len(cpus) == 0 {
-			p.stop(ready, started)
-			return nil, fmt.Errorf("%w: node %d (cpus %s)", ErrNoCPUs, n.ID, FormatCPUList(n.CPUs))
+			if explicit {
+				p.stop(ready, started)
+				return nil, fmt.Errorf("%w: node %d (cpus %q)", ErrNoCPUs, n.ID, FormatCPUList(n.CPUs))
+			}
+			continue
 		}
 		q := o.Queue
 		if q <= 0 {
@@ -126,6 +134,10 @@ func NewPool(t *Topology, opts *PoolOptions) (*Pool, error) {
 			go p.worker(p.queues[n.ID], cpus, o.setAffinity, ready)
 			started++
 		}
+	}
+	if started == 0 {
+		p.Close()
+		return nil, fmt.Errorf("%w: no node has CPUs this process may use", ErrNoCPUs)
 	}
 	var firstErr error
 	for range started {

@@ -136,10 +136,28 @@ func TestPoolSizes(t *testing.T) {
 
 func TestPoolNoCPUs(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	topo := fakeTopology([]int{0, 1}, []int{8, 9})
-	_, err := NewPool(topo, &PoolOptions{setAffinity: (&recordingPin{}).pin, allowed: func() ([]int, error) { return []int{0, 1}, nil }})
+	// Node 1's CPUs are outside the allowed set, node 2 is memory-only.
+	topo := fakeTopology([]int{0, 1}, []int{8, 9}, nil)
+	only01 := func() ([]int, error) { return []int{0, 1}, nil }
+	rec := &recordingPin{}
+	p, err := NewPool(topo, &PoolOptions{setAffinity: rec.pin, allowed: only01})
+	if err != nil {
+		t.Fatalf("default sizes: %v", err)
+	}
+	if p.Size(0) != 2 || p.Size(1) != 0 || p.Size(2) != 0 {
+		t.Errorf("sizes %d %d %d, want 2 0 0", p.Size(0), p.Size(1), p.Size(2))
+	}
+	if err := p.Submit(context.Background(), 1, func() {}); !errors.Is(err, ErrNoWorkers) {
+		t.Errorf("Submit to node 1: %v, want ErrNoWorkers", err)
+	}
+	p.Close()
+	_, err = NewPool(topo, &PoolOptions{Workers: 1, setAffinity: rec.pin, allowed: only01})
 	if !errors.Is(err, ErrNoCPUs) {
-		t.Fatalf("err %v, want ErrNoCPUs", err)
+		t.Fatalf("explicit workers on node 1: %v, want ErrNoCPUs", err)
+	}
+	_, err = NewPool(topo, &PoolOptions{setAffinity: rec.pin, allowed: func() ([]int, error) { return []int{40}, nil }})
+	if !errors.Is(err, ErrNoCPUs) {
+		t.Fatalf("no usable node: %v, want ErrNoCPUs", err)
 	}
 	pinErr := errors.New("EPERM")
 	_, err = NewPool(topo, &PoolOptions{setAffinity: func([]int) error { return pinErr }, allowed: allCPUs})
