@@ -34,6 +34,7 @@ type assetRendition struct {
 
 // RenditionSource is the raw material of one rendition: its init segment
 // and its media segments in order. Each media segment must carry one track.
+// NewAsset keeps references to the byte slices: do not modify them later.
 type RenditionSource struct {
 	ID       string
 	Init     []byte

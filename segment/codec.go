@@ -6,25 +6,10 @@ import (
 	"math"
 )
 
-// The binary form of an Info, written by MarshalBinary so that segment
-// metadata can be stored (for example in a kv store next to the segment) and
-// read back by another process. All integers are unsigned LEB128 varints
-// (encoding/binary.AppendUvarint). The layout is FROZEN for version 1:
-//
-//	+------+------+---------+
-//	| 0x53 | 0x49 | version |   magic "SI", version = 1
-//	+------+------+---------+
-//	| Number | Size | SequenceNumber | Fragments | nTracks |      varints
-//	+--------+------+----------------+-----------+---------+
-//	  nTracks x:
-//	| ID | Timescale | BaseMediaDecodeTime | Duration | Samples | Bytes | flags (1 byte) |
-//	                           flags bit 0 = StartsWithSync, bit 1 = StartsWithIDR
-//	| nDefects |
-//	  nDefects x:
-//	| kind (1 byte) | Track | len(Detail) | Detail bytes |
-//
-// A decoder rejects unknown versions, trailing bytes and counts that could not
-// fit the remaining input, so a corrupt record fails instead of allocating.
+// The binary form of an Info (MarshalBinary). The byte layout is drawn in
+// the package documentation (doc.go, "Stored metadata") and is FROZEN for
+// version 1: changing any field means a new version byte, and the decoder
+// must keep reading version 1.
 const (
 	infoMagic0  = 0x53
 	infoMagic1  = 0x49

@@ -99,7 +99,8 @@ func (k DefectKind) String() string {
 	return fmt.Sprintf("defect(%d)", uint8(k))
 }
 
-// Defect is one problem found in a segment. It is a plain value.
+// Defect is one problem found in a segment. It is a plain value, safe to
+// copy and share.
 type Defect struct {
 	Kind DefectKind
 	// Track is the track id the defect concerns, 0 if it concerns the whole
@@ -117,7 +118,7 @@ func (d Defect) String() string {
 }
 
 // DefectError is the error form of a defect list. It matches ErrDefective
-// with errors.Is.
+// with errors.Is. It owns a copy of the defects and is safe to share.
 type DefectError struct {
 	Defects []Defect
 }

@@ -57,10 +57,26 @@
 //
 // # Stored metadata
 //
-// Info.MarshalBinary writes a compact, versioned encoding (layout in
-// codec.go, frozen for version 1: magic "SI", version byte, varints) so that
-// an origin can store each segment's Info in a key-value store beside the
-// bytes and rebuild manifests from it. DefectKind values are frozen too.
+// Info.MarshalBinary writes a compact, versioned encoding so that an origin
+// can store each segment's Info in a key-value store beside the bytes and
+// rebuild manifests from it. Every integer is an unsigned LEB128 varint
+// (encoding/binary.AppendUvarint) unless marked as one byte. The layout is
+// FROZEN for version 1, and so are the DefectKind values:
+//
+//	+------+------+---------+
+//	| 0x53 | 0x49 |  0x01   |   magic "SI", version 1 (one byte each)
+//	+------+------+---------+
+//	| Number | Size | SequenceNumber | Fragments | nTracks |
+//	+--------+------+----------------+-----------+---------+
+//	nTracks times:
+//	| ID | Timescale | BaseMediaDecodeTime | Duration | Samples | Bytes | flags (1 byte) |
+//	    flags: bit 0 = StartsWithSync, bit 1 = StartsWithIDR, others 0
+//	| nDefects |
+//	nDefects times:
+//	| kind (1 byte) | Track | len(Detail) | Detail (UTF-8 bytes) |
+//
+// The decoder rejects other magics and versions, trailing bytes, values that
+// overflow their field, and counts that could not fit the remaining input.
 //
 // # Concurrency
 //

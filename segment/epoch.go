@@ -52,7 +52,7 @@ type Epoch struct {
 }
 
 // GridError reports a media time that is not on the grid. It matches
-// ErrOffGrid with errors.Is.
+// ErrOffGrid with errors.Is. It is a plain value, safe to share.
 type GridError struct {
 	MediaTime time.Duration
 	// Number is the grid slot that contains MediaTime.

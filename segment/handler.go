@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// HandlerOptions configures Loop.Handler. nil means the defaults.
+// HandlerOptions configures Loop.Handler, which copies it; nil means the
+// defaults. The returned handler is safe for concurrent use.
 type HandlerOptions struct {
 	// Manifest to render; nil means l.Manifest() with UTCTimingURL pointing
 	// at the handler's own "time" endpoint (relative to the request).
@@ -43,9 +44,10 @@ func (l *Loop) Handler(opts *HandlerOptions) http.Handler {
 	if o.HoldOpen <= 0 {
 		o.HoldOpen = l.epoch.SegmentDuration
 	}
-	m := o.Manifest
-	if m == nil {
-		m = l.Manifest()
+	m := l.Manifest()
+	if o.Manifest != nil {
+		mc := *o.Manifest // the caller may reuse its Manifest; its slices must stay unchanged
+		m = &mc
 	}
 	return &loopHandler{l: l, m: m, hold: o.HoldOpen, selfTiming: o.Manifest == nil}
 }

@@ -23,7 +23,7 @@ type Info struct {
 }
 
 // TrackInfo is the per-track part of Info. Times are in the track's
-// timescale.
+// timescale. It is a plain value, safe to copy and share.
 type TrackInfo struct {
 	ID        uint32
 	Timescale uint32

@@ -25,7 +25,8 @@ type Init struct {
 	raw []byte
 }
 
-// Track is one track of an init segment.
+// Track is one track of an init segment. It is a plain value, safe to copy
+// and share.
 type Track struct {
 	ID uint32
 	// Kind is "video", "audio", "text" or, for other handlers, the raw

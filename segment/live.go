@@ -24,7 +24,8 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// LoopOptions configures a Loop. The zero value (or nil) is usable.
+// LoopOptions configures a Loop; NewLoop copies what it needs. The zero
+// value (or nil) is usable.
 type LoopOptions struct {
 	// Start is the epoch (availabilityStartTime, media time 0). Zero means
 	// 2020-01-01T00:00:00Z, so every loop of the asset restarts at a fixed
@@ -183,7 +184,7 @@ func (r *assetRendition) each(from, to uint64, fn func(abs uint64, s mp4.FullSam
 	}
 }
 
-// Available returns when chunk j (0-based) of segment n is complete; with
+// available returns when chunk j (0-based) of segment n is complete; with
 // j = chunks-1 (or without chunking) that is the segment's availability time.
 func (l *Loop) available(n uint64, j int) time.Time {
 	return l.epoch.Start.Add(l.epoch.MediaTime(n) + time.Duration(j+1)*l.chunkDur())
@@ -242,7 +243,8 @@ func (l *Loop) waitUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
-// Chunk is one CMAF chunk emitted by Run.
+// Chunk is one CMAF chunk emitted by Run. Data is freshly allocated per
+// segment and owned by the receiver.
 type Chunk struct {
 	Rendition string
 	Number    uint64

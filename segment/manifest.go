@@ -60,7 +60,8 @@ type Manifest struct {
 	TargetLatency time.Duration
 }
 
-// Rendition is one representation (DASH) / variant or rendition (HLS).
+// Rendition is one representation (DASH) / variant or rendition (HLS). Like
+// Manifest it is only read by rendering.
 type Rendition struct {
 	// ID is the $RepresentationID$; it must be a valid URL path segment.
 	ID string

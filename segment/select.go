@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Candidate is one pipeline's version of a segment.
+// Candidate is one pipeline's version of a segment. Select only reads it.
 type Candidate struct {
 	// Pipeline names the redundant pipeline (encoder/packager chain) that
 	// produced the segment.
@@ -16,13 +16,14 @@ type Candidate struct {
 	Info *Info
 }
 
-// Rejection says why a candidate was not chosen.
+// Rejection says why a candidate was not chosen. Plain value.
 type Rejection struct {
 	Pipeline string
 	Defects  []Defect
 }
 
-// Selection is the outcome of Select.
+// Selection is the outcome of Select; a plain value whose Info points at
+// the caller's candidate.
 type Selection struct {
 	// Pipeline and Index (into the candidates passed to Select) of the chosen
 	// candidate.
@@ -35,7 +36,7 @@ type Selection struct {
 	Rejected []Rejection
 }
 
-// SelectError is returned when no candidate is valid. It matches
+// SelectError is returned when no candidate is valid; safe to share. It matches
 // ErrNoCandidate with errors.Is and carries every rejection so that the
 // defects can be passed downstream (for client-side concealment).
 type SelectError struct {
