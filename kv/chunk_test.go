@@ -1,0 +1,257 @@
+package kv_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/kv/kvtest"
+)
+
+// slowStore advances the clock on every Apply, as a slow chunk upload would.
+type slowStore struct {
+	kv.Store
+	clk  *clock
+	step time.Duration
+}
+
+func (s *slowStore) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) error {
+	s.clk.Add(s.step)
+	return s.Store.Apply(ctx, ns, id, muts)
+}
+
+func TestCommitRechecksTokenAge(t *testing.T) {
+	// Staging that outlasts the token window must not commit: Sweep
+	// could already be reclaiming those chunks.
+	f := newFixture(t, func(s kv.Store, clk *clock) kv.Store { return &slowStore{Store: s, clk: clk, step: 40 * time.Second} },
+		&kv.Options{ChunkThreshold: 100, ChunkSize: 4 << 20, MaxTokenAge: time.Minute})
+	err := f.c.Put(f.ctx, ns, "r", []byte("k"), bytesOf(1<<20, 1)) // 1 staging call: 40 s
+	if err != nil {
+		t.Fatalf("one staging call inside the window: %v", err)
+	}
+	err = f.c.Put(f.ctx, ns, "r", []byte("k2"), bytesOf(5<<20, 1)) // 2 staging calls: 80 s
+	if !errors.Is(err, kv.ErrTokenWindow) {
+		t.Fatalf("staging past the window: got %v, want ErrTokenWindow", err)
+	}
+	if _, err := f.value(t, "r", "k2"); !errors.Is(err, kv.ErrNotFound) {
+		t.Errorf("uncommitted value visible: err %v", err)
+	}
+}
+
+func TestChunkedCrashBetweenStages(t *testing.T) {
+	old := bytesOf(5000, 1)
+	for _, par := range []int{1, 4} {
+		for applies := 0; applies <= 5; applies++ {
+			t.Run(fmt.Sprintf("parallel%d/after%d", par, applies), func(t *testing.T) {
+				crashBetweenStages(t, old, par, applies)
+			})
+		}
+	}
+}
+
+// crashBetweenStages lets applies Apply calls through, then fails the rest,
+// while a 10-chunk value overwrites old.
+func crashBetweenStages(t *testing.T, old []byte, par, applies int) {
+	var fs *kvtest.FaultStore
+	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { fs = kvtest.NewFaultStore(s); return fs },
+		&kv.Options{ChunkThreshold: 1000, ChunkSize: 1000, StageBytes: 4000, StageParallelism: par})
+	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), old); err != nil {
+		t.Fatal(err)
+	}
+	// A 4-call write: 10 chunks staged 4 per call (the owner record
+	// rides with the first), then the commit. Until the commit the old
+	// value stays whole.
+	fs.FailAfter(applies)
+	v := bytesOf(9001, 2)
+	err := f.c.Put(f.ctx, ns, "r", []byte("k"), v)
+	got, gerr := f.value(t, "r", "k")
+	if gerr != nil {
+		t.Fatalf("read after crash: %v", gerr)
+	}
+	switch {
+	case err == nil && !bytes.Equal(got, v):
+		t.Errorf("write acknowledged but read %d bytes, want the new %d", len(got), len(v))
+	case err != nil && !bytes.Equal(got, old):
+		t.Errorf("write failed (%v) but read %d bytes that are not the old value", err, len(got))
+	case err != nil && !errors.Is(err, kvtest.ErrInjected):
+		t.Errorf("write failed with %v, want ErrInjected", err)
+	}
+	// Later a sweep reclaims whatever the dead writer staged.
+	fs.FailAfter(-1)
+	f.clk.Add(time.Hour)
+	st, err := f.c.Sweep(f.ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Live != 1 || st.Young != 0 {
+		t.Errorf("sweep: %+v, want exactly the one live write kept", st)
+	}
+	if got, _ := f.value(t, "r", "k"); !bytes.Equal(got, old) && !bytes.Equal(got, v) {
+		t.Errorf("after sweep: %d bytes, neither value", len(got))
+	}
+}
+
+func TestStagingCancelled(t *testing.T) {
+	var h *cancelStore
+	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { h = &cancelStore{Store: s}; return h },
+		&kv.Options{ChunkThreshold: 1000, ChunkSize: 1000, StageBytes: 1000, StageParallelism: 3})
+	ctx, cancel := context.WithCancel(f.ctx)
+	h.after, h.cancel = 2, cancel
+	err := f.c.Put(ctx, ns, "r", []byte("k"), bytesOf(20000, 1))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put with its context cancelled while staging: got %v, want context.Canceled", err)
+	}
+	if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrNotFound) {
+		t.Errorf("cancelled write visible: %v", err)
+	}
+}
+
+// cancelStore calls cancel once after Apply calls have succeeded.
+type cancelStore struct {
+	kv.Store
+	mu     sync.Mutex // guards after
+	after  int
+	cancel context.CancelFunc
+}
+
+func (c *cancelStore) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) error {
+	err := c.Store.Apply(ctx, ns, id, muts)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.after--; c.after == 0 {
+		c.cancel()
+	}
+	return err
+}
+
+func TestRacingChunkedWriters(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	f := newFixture(t, nil, &kv.Options{ChunkThreshold: 512, ChunkSize: 128})
+	vals := make([][]byte, 6)
+	for i := range vals {
+		vals[i] = bytesOf(600+int(seed%7)*100+i*50, byte(i))
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range vals {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			for i := 0; i < 30; i++ {
+				// Several writers share a token time; only the random part differs.
+				tok := kv.Token{Time: f.clk.Now(), Random: [16]byte{byte(w), byte(rng.IntN(256))}}
+				if err := f.c.Put(f.ctx, ns, "r", []byte("k"), vals[w], kv.WithToken(tok)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			got, err := f.value(t, "r", "k")
+			if errors.Is(err, kv.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ok := false
+			for _, v := range vals {
+				ok = ok || bytes.Equal(got, v)
+			}
+			if !ok {
+				t.Errorf("read a %d-byte value no writer wrote", len(got))
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+}
+
+func TestCorruptChunkIsError(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	v := bytesOf(3000, 3)
+	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := f.mem.IDs(f.ctx, kv.ChunkNamespace(ns), nil, 0)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("chunk writes: %q, %v", ids, err)
+	}
+	// Overwrite chunk 1 with same-size garbage at a later timestamp.
+	bad := bytes.Repeat([]byte{0xee}, 256)
+	err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpPut, Key: []byte{0, 0, 0, 1}, Value: bad, Timestamp: 1 << 60}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
+		t.Errorf("checksum mismatch: got %v, want ErrCorrupt", err)
+	}
+	// A foreign header in the metadata column is corrupt too, not a panic.
+	err = f.mem.Apply(f.ctx, ns, "r", []kv.Mutation{{Op: kv.OpPut, Key: []byte("x"), Value: []byte{}, Metadata: []byte{7, 7}, Timestamp: 1 << 60}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.value(t, "r", "x"); !errors.Is(err, kv.ErrCorrupt) {
+		t.Errorf("unknown metadata: got %v, want ErrCorrupt", err)
+	}
+}
+
+// hookStore runs before() once, on the first Read of the chunk namespace
+// after it is set; reads made by before() itself pass through.
+type hookStore struct {
+	kv.Store
+	fired  atomic.Bool
+	before func()
+}
+
+func (h *hookStore) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result, error) {
+	if strings.HasSuffix(ns, kv.ChunkSuffix) && h.before != nil && h.fired.CompareAndSwap(false, true) {
+		h.before()
+	}
+	return h.Store.Read(ctx, ns, id, q)
+}
+
+func TestReaderHealsAfterSweep(t *testing.T) {
+	// Between a reader's manifest read and its chunk read, the value is
+	// replaced and the old chunks swept: the reader must serve the new
+	// value, not an error or the old one's remains.
+	var h *hookStore
+	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { h = &hookStore{Store: s}; return h }, nil)
+	v1, v2 := bytesOf(4000, 1), bytesOf(4100, 2)
+	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v1); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Add(time.Hour)
+	h.before = func() {
+		if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v2); err != nil {
+			t.Error(err)
+		}
+		// Only v1's write is old enough to sweep.
+		if st, err := f.c.Sweep(f.ctx, ns); err != nil || st.Deleted != 1 {
+			t.Errorf("sweep: %+v, %v; want 1 deleted", st, err)
+		}
+	}
+	got, err := f.value(t, "r", "k")
+	if err != nil || !bytes.Equal(got, v2) {
+		t.Fatalf("got %d bytes, err %v; want the new %d-byte value", len(got), err, len(v2))
+	}
+}
