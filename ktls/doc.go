@@ -89,6 +89,6 @@
 // Configs returned by a GetConfigForClient callback are cloned per
 // handshake to carry the hook; TLS 1.2 resumption through them stays in
 // userspace. Software kTLS saves the user-space copy, not the encryption:
-// the gain is on large objects sent by sendfile, and /proc/net/tls_stat
-// (TlsCurrTxSw) shows the kernel doing the work.
+// the gain is on large objects sent by sendfile, and KernelStats
+// (/proc/net/tls_stat, TlsCurrTxSw) shows the kernel doing the work.
 package ktls
