@@ -69,7 +69,7 @@ func TestTTLJitter(t *testing.T) {
 	}
 	start := f.clk.Now()
 	at := func(d time.Duration) int {
-		f.clk.t = start.Add(d)
+		f.clk.Set(start.Add(d))
 		return count()
 	}
 	if got := at(ttl - time.Millisecond); got != n {
@@ -83,7 +83,7 @@ func TestTTLJitter(t *testing.T) {
 		t.Errorf("after TTL+10%%: %d live, want 0", got)
 	}
 	// A retry with the same token reproduces the same expiries.
-	f.clk.t = start
+	f.clk.Set(start)
 	if err := f.c.Mutate(f.ctx, ns, "r", muts, kv.WithToken(tok)); err != nil {
 		t.Fatal(err)
 	}
