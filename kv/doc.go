@@ -95,7 +95,8 @@
 // Store implementations and the Client are safe for concurrent use by any
 // number of goroutines. A Store makes each successful Apply visible to
 // every later Read on the same Store value; [Atomic] Stores (kv/local,
-// MemStore) apply one Apply call all at once, so Mutate on them is atomic.
+// kv/cassandra, MemStore) apply one Apply call all at once, so Mutate on
+// them is atomic.
 // On other Stores each mutation applies on its own, and a failed Mutate may
 // leave some applied: retry it with the same token. Single items are always
 // all-or-nothing, chunked ones included. Reads are not snapshots across

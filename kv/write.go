@@ -59,11 +59,10 @@ func (c *Client) DeleteRecord(ctx context.Context, ns, id string, opts ...WriteO
 // Puts of values longer than Options.ChunkThreshold are chunked: chunks are
 // staged in ChunkNamespace(ns) first, then every mutation of the call is
 // applied to the Store in one Apply. That Apply is atomic when the Store
-// implements Atomic (kv/local, MemStore); otherwise each mutation applies
-// on its own (kv/cassandra: all mutations of one record go in one
-// single-partition batch, which Cassandra applies atomically, but without
-// isolation from concurrent readers). A chunked value is never visible
-// partially either way: its manifest is one cell.
+// implements Atomic and reports true (kv/local; kv/cassandra, whose
+// single-partition batch Cassandra applies as one mutation; MemStore);
+// otherwise each mutation applies on its own. A chunked value is never
+// visible partially either way: its manifest is one cell.
 //
 // An error may leave staged chunks behind (reclaimed by Sweep) and, on a
 // non-atomic Store, some mutations applied; retry with the same token.
