@@ -5,7 +5,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/edgekit/edgekit/wal/vfs"
 )
@@ -19,10 +22,11 @@ import (
 type CrashFS struct {
 	mem *vfs.Mem
 
-	mu    sync.Mutex // guards files, ops, hook
-	files map[string]*crashState
-	ops   int
-	hook  func(op int)
+	mu       sync.Mutex // guards files, ops, hook, failSync
+	files    map[string]*crashState
+	ops      int
+	hook     func(op int)
+	failSync []string // suffixes whose next Sync fails and loses its writes
 }
 
 type crashState struct {
@@ -47,6 +51,17 @@ func NewCrashFS() *CrashFS {
 func (c *CrashFS) OnOp(hook func(op int)) {
 	c.mu.Lock()
 	c.hook = hook
+	c.mu.Unlock()
+}
+
+// FailNextSync makes the next Sync of a file whose name ends with suffix
+// fail with EIO after throwing away every write since that file's last
+// successful Sync, as Linux does when writeback fails: the dirty pages are
+// dropped (or marked clean) and a later Sync succeeds without them. Code
+// that retries the Sync instead of rewriting the data loses it.
+func (c *CrashFS) FailNextSync(suffix string) {
+	c.mu.Lock()
+	c.failSync = append(c.failSync, suffix)
 	c.mu.Unlock()
 }
 
@@ -161,7 +176,7 @@ func (c *CrashFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, e
 		st.pending = append(st.pending, pendingOp{trunc: true})
 		c.mu.Unlock()
 	}
-	return &crashFile{File: f, c: c, st: st}, nil
+	return &crashFile{File: f, c: c, st: st, name: name}, nil
 }
 
 func (c *CrashFS) Remove(name string) error {
@@ -183,8 +198,9 @@ func (c *CrashFS) ReadFile(name string) ([]byte, error) { return c.mem.ReadFile(
 
 type crashFile struct {
 	vfs.File
-	c  *CrashFS
-	st *crashState
+	c    *CrashFS
+	st   *crashState
+	name string
 }
 
 func (f *crashFile) WriteAt(p []byte, off int64) (int, error) {
@@ -213,6 +229,20 @@ func (f *crashFile) Sync() error {
 	f.c.tick()
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
+	for i, suf := range f.c.failSync {
+		if strings.HasSuffix(f.name, suf) {
+			f.c.failSync = slices.Delete(f.c.failSync, i, i+1)
+			// Writeback failed: the unsynced writes are gone.
+			if err := f.File.Truncate(0); err != nil {
+				return err
+			}
+			if _, err := f.File.WriteAt(f.st.durable, 0); err != nil {
+				return err
+			}
+			f.st.pending = nil
+			return &os.PathError{Op: "fsync", Path: f.name, Err: syscall.EIO}
+		}
+	}
 	if err := f.File.Sync(); err != nil {
 		return err
 	}
