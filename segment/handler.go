@@ -34,7 +34,8 @@ type HandlerOptions struct {
 //
 // A segment that becomes available within HoldOpen is held until then; later
 // ones get 404, ones older than the time-shift buffer 410. The handler uses
-// the Loop's clock and stops waiting when the request's context ends.
+// the Loop's clock and stops waiting when the request's context ends. Every
+// response allows any origin (CORS), since the channel is test content.
 // Manifest templates other than the defaults are not routed.
 func (l *Loop) Handler(opts *HandlerOptions) http.Handler {
 	var o HandlerOptions
@@ -62,6 +63,9 @@ type loopHandler struct {
 func (h *loopHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	p := strings.TrimPrefix(req.URL.Path, "/")
 	now := h.l.clock.Now()
+	// A test channel is read by players on other origins (a dash.js page
+	// served elsewhere); it holds nothing private.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	switch {
 	case p == "time":
 		w.Header().Set("Content-Type", "text/plain")

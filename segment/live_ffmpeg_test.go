@@ -21,14 +21,22 @@ func TestLoopPlaysInFFmpeg(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		timeline bool
-	}{{"number", false}, {"timeline", true}} {
+		chunk    time.Duration
+	}{{"number", false, 0}, {"timeline", true, 0}, {"chunked-low-latency", false, 500 * time.Millisecond}} {
 		t.Run(tc.name, func(t *testing.T) {
-			loop, err := segment.NewLoop(loadVOD(t), nil)
+			loop, err := segment.NewLoop(loadVOD(t), &segment.LoopOptions{ChunkDuration: tc.chunk})
 			if err != nil {
 				t.Fatal(err)
 			}
 			m := loop.Manifest()
 			m.Timeline = tc.timeline
+			if tc.timeline {
+				// The origin's path: a window of inspected, locked Infos.
+				last, _ := loop.Epoch().Latest(time.Now())
+				for i := range m.Renditions {
+					_, m.Renditions[i].Segments = lockedWindow(t, loop, m.Renditions[i].ID, last-10, last)
+				}
+			}
 			m.SuggestedPresentationDelay = 4 * time.Second
 			srv := httptest.NewServer(loop.Handler(&segment.HandlerOptions{Manifest: m}))
 			defer srv.Close()
