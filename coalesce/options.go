@@ -68,7 +68,8 @@ func (realClock) Now() time.Time { return time.Now() }
 func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 // Stats counts what a Group or Stream has done since it was made. Counters
-// only grow; InFlight and Lingering are current levels.
+// only grow; InFlight and Lingering are current levels. It is a snapshot
+// value, taken under the lock that updates the counters.
 type Stats struct {
 	// Flights is the number of shared calls of fn started (one per leader).
 	Flights uint64

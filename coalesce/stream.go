@@ -28,6 +28,8 @@ type Stream[K comparable, H any] struct {
 // FillFunc produces a streaming body: it publishes the header (optional)
 // and writes the body into w, then returns nil if the body is complete or
 // the error that cut it short. ctx is the flight's context (see Group.Do).
+// It is called once per flight, on a goroutine of its own; w is valid only
+// until it returns.
 type FillFunc[H any] func(ctx context.Context, w *Writer[H]) error
 
 // NewStream returns a Stream with the given options; nil means the
@@ -40,8 +42,11 @@ func NewStream[K comparable, H any](opts *Options) *Stream[K, H] {
 	return s
 }
 
-// Open returns a Reader on key's body, from offset 0. If no flight for key
-// is running or lingering, Open starts one: fill runs on its own goroutine.
+// Open returns a Reader on key's body, from offset 0. If a complete body
+// lingers, the Reader reads it from memory; if a fill is running, the
+// Reader joins it; otherwise Open starts one, and fill runs on its own
+// goroutine. Reader.Shared tells the first case and the second from the
+// third.
 //
 // The Reader counts as a waiter until it is closed or ctx is done; when
 // the last waiter of a running flight goes, the fill's context is
