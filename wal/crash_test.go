@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,49 +102,16 @@ func crashChild() int {
 		return 2
 	}
 	ctx := context.Background()
-	var mu sync.Mutex // hands out commit numbers in writer order
-	next := 1
-	out := os.Stdout
-	var wg sync.WaitGroup
 	workers := 1
 	if sm == wal.SyncGroup {
 		workers = 4
 	}
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				tx, err := st.Begin(ctx)
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i > n {
-					tx.Rollback()
-					return
-				}
-				t := w.commits[i-1]
-				if t.truncate != 0 {
-					tx.Truncate(t.truncate)
-				}
-				for pg, data := range t.writes {
-					tx.WritePage(pg, data)
-				}
-				if err := tx.Commit(ctx); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					os.Exit(3)
-				}
-				mu.Lock()
-				fmt.Fprintf(out, "%d\n", i) // unbuffered: one write(2) per ack
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	w.commitConcurrently(ctx, st, workers, func(i int) {
+		fmt.Fprintf(os.Stdout, "%d\n", i) // unbuffered: one write(2) per ack
+	}, func(i int, err error) {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	})
 	st.Close()
 	return 0
 }

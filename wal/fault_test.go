@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -126,45 +125,12 @@ func TestGroupCommitFsyncFailure(t *testing.T) {
 	w := newWorkload(4, 512, 8, 400)
 	st := mustOpen(t, ffs, &wal.Options{PageSize: 512, Sync: wal.SyncGroup, AutoCheckpoint: -1, KeepWALOnClose: true})
 	ffs.Inject(vfstest.Rule{Op: vfstest.OpSync, Suffix: "-wal", After: 20})
-	// Eight goroutines commit; a mutex hands out commit numbers in the order
-	// they enter the writer, so the workload stays sequential.
-	var mu sync.Mutex
-	next, acked := 1, map[int]bool{}
-	var wg sync.WaitGroup
-	ctx := context.Background()
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				tx, err := st.Begin(ctx)
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i > len(w.commits) {
-					tx.Rollback()
-					return
-				}
-				for pg, data := range w.commits[i-1].writes {
-					tx.WritePage(pg, data)
-				}
-				if err := tx.Commit(ctx); err != nil {
-					if !errors.Is(err, wal.ErrFailed) {
-						t.Errorf("commit %d: %v", i, err)
-					}
-					return
-				}
-				mu.Lock()
-				acked[i] = true
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	acked := map[int]bool{}
+	w.commitConcurrently(context.Background(), st, 8, func(i int) { acked[i] = true }, func(i int, err error) {
+		if !errors.Is(err, wal.ErrFailed) {
+			t.Errorf("commit %d: %v", i, err)
+		}
+	})
 	st.Close()
 	st = mustOpen(t, mem, &wal.Options{PageSize: 512, AutoCheckpoint: -1})
 	defer st.Close()

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/edgekit/edgekit/wal"
@@ -173,4 +174,54 @@ func seedFor(t testing.TB) uint64 {
 	}
 	t.Logf("seed %d (replay with -seed %d)", s, s)
 	return s
+}
+
+// commitConcurrently runs the workload's commits from several goroutines.
+// Each takes the next commit number only once Begin has given it the
+// writer, so commits still happen in workload order. ack is called (under a
+// mutex) with each commit that returned nil; the first error stops that
+// goroutine and is passed to fail.
+func (w *workload) commitConcurrently(ctx context.Context, st *wal.Store, goroutines int, ack func(i int), fail func(i int, err error)) {
+	var mu sync.Mutex // guards next and calls of ack/fail
+	next := 1
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				tx, err := st.Begin(ctx)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i > len(w.commits) {
+					tx.Rollback()
+					return
+				}
+				t := w.commits[i-1]
+				if t.truncate != 0 {
+					tx.Truncate(t.truncate)
+				}
+				for pg, data := range t.writes {
+					tx.WritePage(pg, data)
+				}
+				err = tx.Commit(ctx)
+				mu.Lock()
+				if err != nil {
+					fail(i, err)
+				} else {
+					ack(i)
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
