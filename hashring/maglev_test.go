@@ -42,8 +42,8 @@ func TestMaglevBalance(t *testing.T) {
 // TestMaglevMovement documents Maglev's trade: removing a member moves its
 // keys plus a few more between survivors; adding one moves keys to it plus
 // a few more. How many more depends on slots per member (M/n): measured
-// about 0.03× the ideal at n=8, 0.3× at n=64 and 5× at n=512 with the
-// default table (65537 slots), which the package doc reports. The bound
+// about 0.01× the ideal extra at n=8, 0.3× at n=64 and 4.5× at n=512 with
+// the default table (65537 slots), which the package doc reports. The bound
 // here is loose on purpose; it catches a broken permutation (which moves
 // most keys), not the trade itself.
 func TestMaglevMovement(t *testing.T) {

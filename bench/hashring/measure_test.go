@@ -127,7 +127,7 @@ func TestCompare(t *testing.T) {
 	}
 	var out strings.Builder
 	fmt.Fprintf(&out, "\n%d keys; moves averaged over %d removals; ideal move = 1/n on remove, 1/(n+1) on add\n\n", nkeys, removals)
-	fmt.Fprintln(&out, "| members | library | memory KiB | max/mean | remove: moved (ideal) | remove: between survivors | remove: worst |moved/ideal−1| | add: moved (ideal) | add: between survivors |")
+	fmt.Fprintln(&out, "| members | library | memory KiB | max/mean | remove: moved (ideal) | remove: between survivors | remove: worst deviation from ideal | add: moved (ideal) | add: between survivors |")
 	fmt.Fprintln(&out, "|---|---|---|---|---|---|---|---|---|")
 	row := func(r result) {
 		fmt.Fprintf(&out, "| %d | %s | %.0f | %.3f | %.3f%% (%.3f%%) | %.3f%% | %.1f%% | %.3f%% (%.3f%%) | %.3f%% |\n",
