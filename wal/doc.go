@@ -24,9 +24,12 @@
 // open). SQLite can open the files after Close, or a copy of them at any
 // time, and will see every commit; wal can open files SQLite left behind.
 //
-// # File format (frozen: defined by SQLite, https://sqlite.org/fileformat2.html#walformat)
+// # File format
 //
-// All fields are big-endian u32.
+// The format is SQLite's (https://sqlite.org/fileformat2.html#walformat) and
+// is frozen: every constant below is fixed by SQLite, and changing one breaks
+// compatibility with SQLite and with existing files. All fields are
+// big-endian u32.
 //
 //	WAL header, 32 bytes
 //	+--------+---------+----------+----------+--------+--------+--------+--------+
