@@ -186,33 +186,68 @@ func TestRacingChunkedWriters(t *testing.T) {
 	readers.Wait()
 }
 
+// readModes are chunk layouts that take readChunks' sequential path
+// (small value) and its parallel path (nine 1 MiB chunks, read 4 per
+// Store call in 3 parts at once).
+var readModes = []struct {
+	name        string
+	opts        *kv.Options
+	size, size2 int
+	chunk       int
+}{
+	{"sequential", &kv.Options{ChunkThreshold: 1000, ChunkSize: 256}, 3000, 3100, 256},
+	{"parallel", &kv.Options{ChunkThreshold: 1000, ChunkSize: 1 << 20}, 9<<20 + 5, 9<<20 + 77, 1 << 20},
+}
+
 func TestCorruptChunkIsError(t *testing.T) {
-	f := newFixture(t, nil, nil)
-	v := bytesOf(3000, 3)
-	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
-		t.Fatal(err)
+	for _, mode := range readModes {
+		t.Run(mode.name, func(t *testing.T) {
+			f := newFixture(t, nil, mode.opts)
+			v := bytesOf(mode.size, 3)
+			if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
+				t.Fatal(err)
+			}
+			ids, _, err := f.mem.IDs(f.ctx, kv.ChunkNamespace(ns), nil, 0)
+			if err != nil || len(ids) != 1 {
+				t.Fatalf("chunk writes: %q, %v", ids, err)
+			}
+			// Overwrite chunk 5 with same-size garbage at a later timestamp.
+			bad := bytes.Repeat([]byte{0xee}, mode.chunk)
+			err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpPut, Key: []byte{0, 0, 0, 5}, Value: bad, Timestamp: 1 << 60}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
+				t.Errorf("checksum mismatch: got %v, want ErrCorrupt", err)
+			}
+			// A chunk of the wrong size, and a missing chunk, too.
+			err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpPut, Key: []byte{0, 0, 0, 5}, Value: bad[1:], Timestamp: 1<<60 + 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
+				t.Errorf("short chunk: got %v, want ErrCorrupt", err)
+			}
+			err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpDelete, Key: []byte{0, 0, 0, 5}, Timestamp: 1<<60 + 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
+				t.Errorf("missing chunk: got %v, want ErrCorrupt", err)
+			}
+		})
 	}
-	ids, _, err := f.mem.IDs(f.ctx, kv.ChunkNamespace(ns), nil, 0)
-	if err != nil || len(ids) != 1 {
-		t.Fatalf("chunk writes: %q, %v", ids, err)
-	}
-	// Overwrite chunk 1 with same-size garbage at a later timestamp.
-	bad := bytes.Repeat([]byte{0xee}, 256)
-	err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpPut, Key: []byte{0, 0, 0, 1}, Value: bad, Timestamp: 1 << 60}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
-		t.Errorf("checksum mismatch: got %v, want ErrCorrupt", err)
-	}
-	// A foreign header in the metadata column is corrupt too, not a panic.
-	err = f.mem.Apply(f.ctx, ns, "r", []kv.Mutation{{Op: kv.OpPut, Key: []byte("x"), Value: []byte{}, Metadata: []byte{7, 7}, Timestamp: 1 << 60}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.value(t, "r", "x"); !errors.Is(err, kv.ErrCorrupt) {
-		t.Errorf("unknown metadata: got %v, want ErrCorrupt", err)
-	}
+	t.Run("foreign-metadata", func(t *testing.T) {
+		// A foreign header in the metadata column is corrupt, not a panic.
+		f := newFixture(t, nil, nil)
+		err := f.mem.Apply(f.ctx, ns, "r", []kv.Mutation{{Op: kv.OpPut, Key: []byte("x"), Value: []byte{}, Metadata: []byte{7, 7}, Timestamp: 1 << 60}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.value(t, "r", "x"); !errors.Is(err, kv.ErrCorrupt) {
+			t.Errorf("unknown metadata: got %v, want ErrCorrupt", err)
+		}
+	})
 }
 
 // hookStore runs before() once, on the first Read of the chunk namespace
@@ -234,24 +269,28 @@ func TestReaderHealsAfterSweep(t *testing.T) {
 	// Between a reader's manifest read and its chunk read, the value is
 	// replaced and the old chunks swept: the reader must serve the new
 	// value, not an error or the old one's remains.
-	var h *hookStore
-	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { h = &hookStore{Store: s}; return h }, nil)
-	v1, v2 := bytesOf(4000, 1), bytesOf(4100, 2)
-	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v1); err != nil {
-		t.Fatal(err)
-	}
-	f.clk.Add(time.Hour)
-	h.before = func() {
-		if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v2); err != nil {
-			t.Error(err)
-		}
-		// Only v1's write is old enough to sweep.
-		if st, err := f.c.Sweep(f.ctx, ns); err != nil || st.Deleted != 1 {
-			t.Errorf("sweep: %+v, %v; want 1 deleted", st, err)
-		}
-	}
-	got, err := f.value(t, "r", "k")
-	if err != nil || !bytes.Equal(got, v2) {
-		t.Fatalf("got %d bytes, err %v; want the new %d-byte value", len(got), err, len(v2))
+	for _, mode := range readModes {
+		t.Run(mode.name, func(t *testing.T) {
+			var h *hookStore
+			f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { h = &hookStore{Store: s}; return h }, mode.opts)
+			v1, v2 := bytesOf(mode.size, 1), bytesOf(mode.size2, 2)
+			if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v1); err != nil {
+				t.Fatal(err)
+			}
+			f.clk.Add(time.Hour)
+			h.before = func() {
+				if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v2); err != nil {
+					t.Error(err)
+				}
+				// Only v1's write is old enough to sweep.
+				if st, err := f.c.Sweep(f.ctx, ns); err != nil || st.Deleted != 1 {
+					t.Errorf("sweep: %+v, %v; want 1 deleted", st, err)
+				}
+			}
+			got, err := f.value(t, "r", "k")
+			if err != nil || !bytes.Equal(got, v2) {
+				t.Fatalf("got %d bytes, err %v; want the new %d-byte value", len(got), err, len(v2))
+			}
+		})
 	}
 }
