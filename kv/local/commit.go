@@ -148,11 +148,17 @@ func (s *Store) commit(batch []*request) ([]error, error) {
 		wtx.Rollback()
 		return nil, err
 	}
-	if err := wtx.Commit(context.Background()); err != nil {
+	s.metaSeq.Add(1) // odd: snapshots may now show a commit not yet in s.meta
+	err = wtx.Commit(context.Background())
+	if err == nil {
+		tx.Publish()
+		s.meta.Store(tx.Meta())
+	}
+	s.metaSeq.Add(1)
+	if err != nil {
 		// Not published. If the WAL says the outcome is unknown (a failed
 		// fsync, wal.ErrFailed), the store refuses writes until reopened.
 		return nil, fmt.Errorf("edgekit/kv/local: commit: %w", err)
 	}
-	tx.Publish()
 	return errs, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgekit/edgekit/kv"
@@ -28,6 +29,13 @@ type Store struct {
 	mu     sync.Mutex     // guards closed
 	closed bool           // set by Close; later calls fail with kv.ErrClosed
 	calls  sync.WaitGroup // calls in progress, waited for by Close
+
+	// The newest commit's meta page, and a sequence counter that is odd
+	// while a commit is between its WAL commit and its publication here
+	// (a seqlock): a reader that sees the same even value before and
+	// after taking a WAL snapshot knows the snapshot shows exactly meta.
+	meta    atomic.Pointer[btree.Meta]
+	metaSeq atomic.Uint64
 
 	qmu     sync.Mutex // guards queue, leading
 	queue   []*request // Apply calls waiting for the next group commit
@@ -104,6 +112,7 @@ func (s *Store) init() error {
 			return err
 		}
 		tx.Publish()
+		s.meta.Store(tx.Meta())
 		return nil
 	}
 	snap, err := s.wal.Snapshot()
@@ -117,6 +126,7 @@ func (s *Store) init() error {
 		return err
 	}
 	s.cache = btree.NewCache(pages, tx.TxID())
+	s.meta.Store(tx.Meta())
 	return nil
 }
 
@@ -154,13 +164,18 @@ func (s *Store) AtomicApply() bool { return true }
 
 // view runs fn in a read transaction on the newest snapshot.
 func (s *Store) view(fn func(tx *btree.Tx) error) error {
+	seq := s.metaSeq.Load()
+	m := s.meta.Load()
 	snap, err := s.wal.Snapshot()
 	if err != nil {
 		return err
 	}
 	defer snap.Close()
-	tx, err := btree.Begin(snap, nil, s.cache, s.ps)
-	if err != nil {
+	var tx *btree.Tx
+	if seq%2 == 0 && s.metaSeq.Load() == seq && m != nil {
+		tx = btree.BeginAt(snap, s.cache, s.ps, m)
+	} else if tx, err = btree.Begin(snap, nil, s.cache, s.ps); err != nil {
+		// A commit was being published: read the meta page instead.
 		return err
 	}
 	return fn(tx)

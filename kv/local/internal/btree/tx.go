@@ -80,6 +80,21 @@ func Begin(r PageReader, w PageWriter, cache *Cache, pageSize int) (*Tx, error) 
 	return tx, nil
 }
 
+// Meta is the decoded meta page of one commit, opaque outside this package.
+// A caller that knows which commit a pager snapshot shows can pass it to
+// BeginAt and skip reading page 1.
+type Meta struct{ m meta }
+
+// Meta returns the meta page this transaction read, or, after Commit, the
+// one it wrote.
+func (tx *Tx) Meta() *Meta { return &Meta{m: tx.meta} }
+
+// BeginAt starts a read transaction over snapshot r, whose meta page the
+// caller knows to be m.
+func BeginAt(r PageReader, cache *Cache, pageSize int, m *Meta) *Tx {
+	return &Tx{r: r, cache: cache, ps: pageSize, meta: m.m, snap: m.m.txid, nocache: m.m.txid > cache.Latest()}
+}
+
 // errEmpty: a reader found a file that no writer has initialised yet.
 var errEmpty = errors.New("edgekit/kv/local: empty file")
 
