@@ -78,8 +78,13 @@ func inspect(init *Init, data []byte, prev *Info, needKey bool) *Info {
 	if info.Fragments == 0 && len(info.Defects) == 0 {
 		info.addDefect(Defect{Kind: DefectMalformed, Detail: "no moof+mdat pair"})
 	}
+	samples := 0
 	for _, ts := range tracks {
 		info.Tracks = append(info.Tracks, ts.TrackInfo)
+		samples += ts.Samples
+	}
+	if info.Fragments > 0 && samples == 0 {
+		info.addDefect(Defect{Kind: DefectMalformed, Detail: "segment carries no samples"})
 	}
 	for _, t := range info.Tracks {
 		if needKey && t.Samples > 0 {

@@ -170,6 +170,7 @@ func TestInspectDefects(t *testing.T) {
 		{"negative-data-offset", vin, patch32(vsegs[1], trunOff, 0xffffff00), vPrev1, segment.DefectNegativeOffset},
 		{"track-mismatch", vin, patch32(vsegs[1], tfhd, 9), nil, segment.DefectTrackMismatch},
 		{"trun-exceeds-mdat", vin, patch32(vsegs[1], sizeOff, 1<<20), vPrev1, segment.DefectTrunExceedsMdat},
+		{"no-samples", vin, buildSegment(t, id, nil), nil, segment.DefectMalformed},
 		{"audio-gap", ain, asegs[2], segment.Inspect(ain, asegs[0], nil), segment.DefectGap},
 	}
 	for _, tc := range cases {
