@@ -49,6 +49,11 @@ func New[K comparable, V any](opts *Options) *Group[K, V] {
 // leave early.
 func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context) (V, error)) (v V, shared bool, err error) {
 	inline := ctx.Done() == nil
+	if !inline {
+		if err := ctx.Err(); err != nil {
+			return v, false, err // do not start a flight nobody will wait for
+		}
+	}
 	f, role, err := g.r.acquire(ctx, key, nil, !inline)
 	if err != nil {
 		return v, false, err

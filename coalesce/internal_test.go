@@ -1,8 +1,10 @@
 package coalesce
 
 import (
+	"container/heap"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -10,46 +12,48 @@ import (
 	"time"
 )
 
-// TestLingerQueue drives the FIFO through pushes, removals from the middle
-// and pops past the compaction threshold, checking order and base.
-func TestLingerQueue(t *testing.T) {
-	var q lingerQueue[int, int]
+// TestLingerHeap pushes flights with random expiries, removes some from the
+// middle (Forget), and checks the rest pop in expiry order with their
+// indexes kept right. Replay with the logged seed.
+func TestLingerHeap(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var h lingerHeap[int, int]
+	base := time.Unix(0, 0)
 	var all []*flight[int, int]
 	for i := range 1000 {
-		f := &flight[int, int]{key: i}
-		q.push(f)
+		f := &flight[int, int]{key: i, qidx: -1, expires: base.Add(time.Duration(rng.IntN(1e6)))}
+		heap.Push(&h, f)
 		all = append(all, f)
 	}
-	for i := 0; i < 1000; i += 3 {
-		q.remove(all[i]) // forgotten: their slots must be skipped
-	}
-	for i := range 1000 {
-		if i%3 == 0 {
-			continue
-		}
-		f := q.front()
-		if f != all[i] {
-			t.Fatalf("front = %v, want key %d", f, i)
-		}
-		q.pop()
-		if i == 601 {
-			// Pushing after compaction must keep sequence numbers valid.
-			g := &flight[int, int]{key: 1000}
-			q.push(g)
-			all = append(all, g)
+	for i := 0; i < len(all); i += 3 {
+		heap.Remove(&h, all[i].qidx)
+		if all[i].qidx != -1 {
+			t.Fatalf("removed flight keeps index %d", all[i].qidx)
 		}
 	}
-	if f := q.front(); f != all[1000] {
-		t.Fatalf("front after drain = %v, want the late push", f)
+	for i, f := range h {
+		if f.qidx != i {
+			t.Fatalf("h[%d].qidx = %d", i, f.qidx)
+		}
 	}
-	q.remove(all[1000])
-	if f := q.front(); f != nil {
-		t.Fatalf("front = %v, want empty", f)
+	last := base
+	n := 0
+	for h.Len() > 0 {
+		f := heap.Pop(&h).(*flight[int, int])
+		if f.expires.Before(last) {
+			t.Fatalf("seed %d: popped %v after %v", seed, f.expires, last)
+		}
+		if f.key%3 == 0 {
+			t.Fatalf("seed %d: removed flight %d popped", seed, f.key)
+		}
+		last = f.expires
+		n++
 	}
-	if len(q.items) != 0 || q.head != 0 {
-		t.Fatalf("queue not compacted: len %d head %d", len(q.items), q.head)
+	if n != 666 {
+		t.Fatalf("popped %d, want 666", n)
 	}
-	q.remove(all[5]) // long gone: must be a no-op
 }
 
 // TestFlightCtx checks the context contract of the flight's context:

@@ -48,8 +48,13 @@ type flight[K comparable, V any] struct {
 	dups       int32         // callers that joined after the leader
 	done       chan struct{} // made when someone must wait; closed on finish
 	expires    time.Time     // when a lingering result stops serving
-	qseq       uint64        // position in the linger queue
+	qidx       int           // index in the linger heap; -1 when not in it
 	prev, next *flight[K, V] // neighbours in the detached list
+
+	// Set by the fill's goroutine (Writer.SetLinger) before it finishes the
+	// flight on that same goroutine; read by finish.
+	linger    time.Duration
+	lingerSet bool
 
 	// Written under mu (with shared) before the flight leaves
 	// running/detached, then immutable: read them after done is closed or
@@ -68,15 +73,15 @@ type flight[K comparable, V any] struct {
 type registry[K comparable, V any] struct {
 	opts Options // set before first use, read-only after
 
-	mu       sync.Mutex // guards m, detached, ok, bad, sweep, sweepAt, sweepGen, closed, st
-	m        map[K]*flight[K, V]
-	detached *flight[K, V] // head of the list of detached flights with waiters
-	ok, bad  lingerQueue[K, V]
-	sweep    Timer
-	sweepAt  time.Time
-	sweepGen uint64
-	closed   bool
-	st       Stats
+	mu        sync.Mutex // guards m, detached, lingering, sweep, sweepAt, sweepGen, closed, st
+	m         map[K]*flight[K, V]
+	detached  *flight[K, V] // head of the list of detached flights with waiters
+	lingering lingerHeap[K, V]
+	sweep     Timer
+	sweepAt   time.Time
+	sweepGen  uint64
+	closed    bool
+	st        Stats
 }
 
 func (r *registry[K, V]) clock() Clock {
@@ -146,7 +151,7 @@ func (r *registry[K, V]) private(ctx context.Context, mk func() V) (*flight[K, V
 }
 
 func (r *registry[K, V]) newFlightLocked(ctx context.Context, mk func() V, s state) *flight[K, V] {
-	f := &flight[K, V]{state: s, waiters: 1}
+	f := &flight[K, V]{state: s, waiters: 1, qidx: -1}
 	f.ctx.init(ctx)
 	if mk != nil {
 		f.val = mk()
@@ -237,12 +242,12 @@ func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) 
 	}
 	if f.state == running {
 		r.st.InFlight--
-		if d := r.lingerFor(err); d > 0 {
-			f.state = lingering
-			f.expires = r.clock().Now().Add(d)
-			r.queueFor(f).push(f)
-			r.st.Lingering++
-			r.scheduleLocked()
+		d := r.lingerFor(err)
+		if f.lingerSet {
+			d = f.linger
+		}
+		if d > 0 {
+			r.lingerLocked(f, d)
 		} else {
 			delete(r.m, f.key)
 			f.state = finished
@@ -318,7 +323,7 @@ func (r *registry[K, V]) close() {
 		}
 	}
 	r.m = nil
-	r.ok, r.bad = lingerQueue[K, V]{}, lingerQueue[K, V]{}
+	r.lingering = nil
 	if r.sweep != nil {
 		r.sweep.Stop()
 		r.sweep = nil

@@ -3,6 +3,7 @@ package coalesce
 import (
 	"context"
 	"sync/atomic"
+	"time"
 )
 
 // Stream coalesces concurrent requests for the same key into one fill that
@@ -54,6 +55,9 @@ func NewStream[K comparable, H any](opts *Options) *Stream[K, H] {
 // keep a Reader of your own open until Wait returns. Open itself does not
 // block; the Reader's methods wait, and return ctx.Err() when ctx is done.
 func (s *Stream[K, H]) Open(ctx context.Context, key K, fill FillFunc[H]) (*Reader[H], error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // do not start a flight nobody will read
+	}
 	f, role, err := s.r.acquire(ctx, key, newBody[H], false)
 	if err != nil {
 		return nil, err
@@ -107,6 +111,7 @@ func (s *Stream[K, H]) own(ctx context.Context, fill FillFunc[H]) (*body[H], *me
 // run is the fill's goroutine.
 func (s *Stream[K, H]) run(f *flight[K, *body[H]], fill FillFunc[H]) {
 	w := &Writer[H]{b: f.val, fc: &f.ctx, max: s.r.maxBody()}
+	w.set = func(d time.Duration) { f.linger, f.lingerSet = d, true }
 	s.r.run(f, func(ctx context.Context) (*body[H], error) {
 		err := fill(ctx, w)
 		if err == nil {

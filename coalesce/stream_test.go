@@ -655,3 +655,64 @@ func TestNoGoroutineOutlivesFlight(t *testing.T) {
 	}
 	_ = s.Close() // stops the linger sweep timer
 }
+
+// TestStreamSetLinger: a fill can keep its body from lingering (an
+// uncacheable response) or make it linger longer than the default.
+func TestStreamSetLinger(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		set     time.Duration // -1: do not call SetLinger
+		advance time.Duration
+		wantHit bool
+	}{
+		{"default", -1, time.Second - 1, true},
+		{"no-store", 0, 0, false},
+		{"longer", time.Hour, time.Hour - 1, true},
+		{"longer expired", time.Hour, time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			s := coalesce.NewStream[string, hdr](&coalesce.Options{Linger: time.Second, Clock: clk})
+			fill := func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+				if tc.set >= 0 {
+					w.SetLinger(tc.set)
+				}
+				_, err := io.WriteString(w, "x")
+				return err
+			}
+			for i := range 2 {
+				rd, err := s.Open(context.Background(), "k", fill)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := rd.Wait(); err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 && rd.Shared() != tc.wantHit {
+					t.Fatalf("second Open shared = %v, want %v", rd.Shared(), tc.wantHit)
+				}
+				rd.Close()
+				clk.Advance(tc.advance)
+			}
+			_ = s.Close()
+		})
+	}
+}
+
+// TestDoneContextStartsNothing: a caller whose ctx is already done gets
+// ctx.Err() at once and starts no flight.
+func TestDoneContextStartsNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var g coalesce.Group[int, int]
+	if _, _, err := g.Do(ctx, 1, func(context.Context) (int, error) { return 1, nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Do = %v, want context.Canceled", err)
+	}
+	var s coalesce.Stream[int, hdr]
+	if _, err := s.Open(ctx, 1, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Open = %v, want context.Canceled", err)
+	}
+	if a, b := g.Stats(), s.Stats(); a.Flights != 0 || b.Flights != 0 {
+		t.Fatalf("flights started: %d, %d; want 0", a.Flights, b.Flights)
+	}
+}

@@ -1,6 +1,9 @@
 package coalesce
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // Writer is what a streaming fill writes the body into. Every byte written
 // is visible to every reader at once; the Writer never waits for readers.
@@ -13,8 +16,9 @@ import "io"
 type Writer[H any] struct {
 	b    *body[H]
 	fc   *flightCtx
-	max  int64  // byte bound; -1 = none
-	cur  []byte // chunk being filled; cur[used:] belongs to the Writer alone
+	set  func(d time.Duration) // records a per-flight linger (SetLinger)
+	max  int64                 // byte bound; -1 = none
+	cur  []byte                // chunk being filled; cur[used:] belongs to the Writer alone
 	used int
 	n    int64 // bytes written so far
 	hint int64 // expected total size, 0 = unknown
@@ -41,6 +45,13 @@ func (w *Writer[H]) SetHeader(h H) error {
 	w.b.wakeLocked()
 	return nil
 }
+
+// SetLinger overrides Options.Linger (or ErrorLinger, if the fill fails)
+// for this flight's body: 0 means the body serves only the readers already
+// on it, as for an uncacheable response (Cache-Control: no-store, a 5xx);
+// a longer time keeps a popular object longer. Call it any time before the
+// fill returns; the last call wins.
+func (w *Writer[H]) SetLinger(d time.Duration) { w.set(max(d, 0)) }
 
 // SizeHint says how large the body will be (a Content-Length), so the
 // Writer can store it in one chunk of that size. It is only a hint: a
