@@ -104,10 +104,14 @@ func (s *Store) checkpointHeld(ctx context.Context, mode CheckpointMode, haveWri
 	busy := mode >= Full && !haveWriter
 	var waitErr error
 	if mode >= Full && haveWriter {
-		// Wait for in-flight group commits to become durable and for every
-		// snapshot to reach the latest commit.
+		// Holding the writer, wait for in-flight group commits to become
+		// durable (bounded by one fsync, so regardless of ctx), then, as
+		// long as ctx allows, for every snapshot to reach the latest commit.
 		s.mu.Lock()
-		for s.failed == nil && (s.syncing || s.published != s.written || s.minMarkLocked(s.published) < s.published) {
+		for s.failed == nil && (s.syncing || s.published != s.written) {
+			_ = s.waitChangeLocked(context.Background())
+		}
+		for s.failed == nil && s.minMarkLocked(s.published) < s.published {
 			if waitErr = s.waitChangeLocked(ctx); waitErr != nil {
 				busy = true
 				break
@@ -266,16 +270,37 @@ func (s *Store) kickAutoCheckpoint() {
 	}
 }
 
-// autoCheckpointer runs passive checkpoints when kicked, until Close.
+// autoCheckpointer runs when kicked, until Close. It first copies what it
+// can as a passive checkpoint, without the writer lock. Commits keep coming
+// meanwhile, so on its own it would rarely find the WAL fully copied at the
+// moment of a commit, and the WAL would never restart; so it then takes the
+// writer lock for a moment, copies the few frames appended meanwhile and
+// restarts the WAL — unless a snapshot still needs it, in which case it does
+// not wait (SQLite runs the whole checkpoint inside the committing call).
 func (s *Store) autoCheckpointer() {
 	defer s.autoDone.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stopAuto
+		cancel()
+	}()
+	noWait, cancelNoWait := context.WithCancel(context.Background())
+	cancelNoWait()
 	for {
 		select {
-		case <-s.stopAuto:
+		case <-ctx.Done():
 			return
 		case <-s.autoKick:
 		}
-		_, err := s.Checkpoint(context.Background(), Passive)
+		_, err := s.Checkpoint(ctx, Passive)
+		if err == nil && tryAcquire(s.ckpt) {
+			if acquire(ctx, s.writer) == nil {
+				_, err = s.checkpointHeld(noWait, Restart, true)
+				release(s.writer)
+			}
+			release(s.ckpt)
+		}
 		if err != nil && !errors.Is(err, ErrBusy) && !errors.Is(err, ErrClosed) {
 			s.log.Warn("edgekit/wal: auto-checkpoint failed", "path", s.path, "err", err)
 		}

@@ -38,6 +38,8 @@ type Store struct {
 	// by FULL/RESTART/TRUNCATE checkpoints and Close while they need writes
 	// to stop. ckpt is held by the running checkpoint (and by a writer that
 	// restarts the WAL, so no checkpoint straddles two generations).
+	// Lock order: ckpt, then writer, then mu; the writer only try-acquires
+	// ckpt.
 	writer chan struct{}
 	ckpt   chan struct{}
 
@@ -254,8 +256,9 @@ func (s *Store) Close() error {
 	s.autoDone.Wait()
 
 	ctx := context.Background()
-	_ = acquire(ctx, s.writer)
+	// Same order as Checkpoint (ckpt, then writer), so they cannot deadlock.
 	_ = acquire(ctx, s.ckpt)
+	_ = acquire(ctx, s.writer)
 	s.mu.Lock()
 	for s.syncing {
 		_ = s.waitChangeLocked(ctx)
