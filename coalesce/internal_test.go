@@ -28,13 +28,13 @@ func TestLingerHeap(t *testing.T) {
 		all = append(all, f)
 	}
 	for i := 0; i < len(all); i += 3 {
-		heap.Remove(&h, all[i].qidx)
+		heap.Remove(&h, int(all[i].qidx))
 		if all[i].qidx != -1 {
 			t.Fatalf("removed flight keeps index %d", all[i].qidx)
 		}
 	}
 	for i, f := range h {
-		if f.qidx != i {
+		if int(f.qidx) != i {
 			t.Fatalf("h[%d].qidx = %d", i, f.qidx)
 		}
 	}

@@ -21,12 +21,12 @@ func (h lingerHeap[K, V]) Less(i, j int) bool { return h[i].expires.Before(h[j].
 
 func (h lingerHeap[K, V]) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].qidx, h[j].qidx = i, j
+	h[i].qidx, h[j].qidx = int32(i), int32(j)
 }
 
 func (h *lingerHeap[K, V]) Push(x any) {
 	f := x.(*flight[K, V])
-	f.qidx = len(*h)
+	f.qidx = int32(len(*h))
 	*h = append(*h, f)
 }
 
@@ -62,7 +62,7 @@ func (r *registry[K, V]) expireLocked(f *flight[K, V]) {
 		delete(r.m, f.key)
 	}
 	if f.qidx >= 0 {
-		heap.Remove(&r.lingering, f.qidx)
+		heap.Remove(&r.lingering, int(f.qidx))
 	}
 	f.state = finished
 	r.st.Lingering--

@@ -40,21 +40,23 @@ type flight[K comparable, V any] struct {
 	key K
 	end ender // val, when it must hear how the flight ended (a body); nil for a Group
 
-	// Guarded by the owning registry's mu.
+	// Guarded by the owning registry's mu. The small fields come first so
+	// that they pack into one word; a flight is one 192-byte allocation.
 	state      state
 	linked     bool          // in the registry's detached list
 	shared     bool          // the result went to more than one caller
+	lingerSet  bool          // linger overrides the Options (see below)
 	waiters    int32         // callers still interested; 0 abandons a running flight
 	dups       int32         // callers that joined after the leader
+	qidx       int32         // index in the linger heap; -1 when not in it
 	done       chan struct{} // made when someone must wait; closed on finish
 	expires    time.Time     // when a lingering result stops serving
-	qidx       int           // index in the linger heap; -1 when not in it
 	prev, next *flight[K, V] // neighbours in the detached list
 
-	// Set by the fill's goroutine (Writer.SetLinger) before it finishes the
-	// flight on that same goroutine; read by finish.
-	linger    time.Duration
-	lingerSet bool
+	// linger and lingerSet are written by the fill's goroutine
+	// (Writer.SetLinger) before it finishes the flight on that same
+	// goroutine, and read by finish.
+	linger time.Duration
 
 	// Written under mu (with shared) before the flight leaves
 	// running/detached, then immutable: read them after done is closed or
