@@ -187,7 +187,8 @@ func (c *Client) decodeItem(ctx context.Context, ns, id string, it Item) (item I
 		}
 		item = Item{Key: it.Key, Value: it.Value, Metadata: h.user, Timestamp: it.Timestamp}
 		if h.chunked {
-			item.Value, err = c.readChunks(ctx, ns, &h.m)
+			m := h.m // only chunked items pay for m escaping to the readers
+			item.Value, err = c.readChunks(ctx, ns, &m)
 			if errors.Is(err, errStaleManifest) && attempt < healAttempts {
 				c.log.Debug("kv: chunks do not match manifest; re-reading", "ns", ns, "id", id, "err", err)
 				prev := it.Metadata
