@@ -42,6 +42,10 @@ func New[K comparable, V any](opts *Options) *Group[K, V] {
 // reports whether the result went to more than one caller or came from a
 // lingering result.
 //
+// With Options.LockTimeout, a caller that joined a flight and has no result
+// after that long stops waiting and calls fn itself, with its own ctx; that
+// result is its alone (shared is false) and does not linger.
+//
 // If fn panics or calls runtime.Goexit, every caller gets a *PanicError or
 // ErrGoexit and the key is usable at once. When ctx can never be cancelled
 // (ctx.Done() returns nil) the leader calls fn on its own goroutine, as
