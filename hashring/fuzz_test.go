@@ -38,6 +38,21 @@ func FuzzNew(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data, key []byte, n int, points uint16) {
 		ms := membersFromBytes(data)
 		opts := &hashring.Options{PointsPerWeight: int(points % 256), TableSize: int(points)}
+		// Rings of millions of points are legal but take seconds to build
+		// and walk; the fuzzer would report them as hangs.
+		ppw := opts.PointsPerWeight
+		if ppw == 0 {
+			ppw = hashring.DefaultPointsPerWeight
+		}
+		est := 0.0
+		for _, m := range ms {
+			if m.Weight > 0 {
+				est += max(1, m.Weight*float64(ppw))
+			}
+		}
+		if est > 1<<17 && est <= hashring.MaxPoints {
+			t.Skip("ring too large for a fuzz iteration")
+		}
 		r, errR := hashring.New(ms, opts)
 		g, errG := hashring.NewMaglev(ms, opts)
 		for _, err := range []error{errR, errG} {
@@ -87,6 +102,30 @@ func FuzzNew(f *testing.F) {
 			}
 			if len(next) == 2 && r2.Locate(key) != next[1] {
 				t.Fatalf("after removing %q, key went to %q, want %q", owner, r2.Locate(key), next[1])
+			}
+			for _, m := range hashring.Diff(r, r2) {
+				if m.From != owner {
+					t.Fatalf("removing %q moved %+v", owner, m)
+				}
+			}
+			// Bounded load with arbitrary loads never hands out a full member.
+			for i := range loads {
+				loads[i] = int64(len(key)+i*int(points)) % 7
+			}
+			if _, i, err := r.LocateBounded(key, loads, 0.1); err != nil {
+				t.Fatalf("LocateBounded: %v", err)
+			} else {
+				total, sumW := int64(1), 0.0
+				for _, l := range loads {
+					total += l
+				}
+				ms := r.Members()
+				for _, m := range ms {
+					sumW += m.Weight
+				}
+				if c := int64(math.Ceil((1 + 0.1) * float64(total) * ms[i].Weight / sumW)); loads[i]+1 > c {
+					t.Fatalf("LocateBounded chose member %d with load %d, cap %d", i, loads[i], c)
+				}
 			}
 		}
 	})
