@@ -294,3 +294,26 @@ func TestLoopRun(t *testing.T) {
 		t.Fatalf("emitted %d chunks starting %+v", len(got), got[0].Number)
 	}
 }
+
+// TestLoopHandlerClientLeaves: a held request whose client goes away ends
+// without waiting for the segment (goleak in TestMain checks nothing stays).
+func TestLoopHandlerClientLeaves(t *testing.T) {
+	clk := &fakeClock{now: epochStart.Add(100*time.Second + 300*time.Millisecond)}
+	l := testLoop(t, &segment.LoopOptions{Start: epochStart, Clock: clk})
+	h := l.Handler(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest(http.MethodGet, "/0/50.m4s", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { h.ServeHTTP(rec, req); close(done) }()
+	waitFor(t, "request to be held", func() bool { return clk.pending() == 1 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("held request did not end when its client left")
+	}
+	if rec.Body.Len() != 0 {
+		t.Fatalf("wrote %d bytes to a client that left", rec.Body.Len())
+	}
+}
