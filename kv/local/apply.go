@@ -42,8 +42,11 @@ func (s *Store) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) er
 		sweep, err = applyTx(tx, root, id, muts, now)
 		return err
 	})
-	if err == nil && sweep {
-		s.sweep.record(ns, id)
+	if err == nil {
+		s.applies.Add(1)
+		if sweep {
+			s.sweep.record(ns, id)
+		}
 	}
 	return err
 }

@@ -148,15 +148,8 @@ func (r *reader) scan(start, end []byte, reverse bool, after []byte, hasAfter bo
 		if err != nil {
 			return false, err
 		}
-		it, ok, err := r.live(k[len(prefix):], v)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			if full() {
-				return true, nil
-			}
-			add(it)
+		if more, err := r.offer(k[len(prefix):], v, full, add); more || err != nil {
+			return more, err
 		}
 		if reverse {
 			c.Prev()
@@ -188,17 +181,25 @@ func (r *reader) keys(list [][]byte, reverse bool, after []byte, hasAfter bool,
 		if !ok {
 			continue
 		}
-		it, ok, err := r.live(k, v)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			if full() {
-				return true, nil
-			}
-			add(it)
+		if more, err := r.offer(k, v, full, add); more || err != nil {
+			return more, err
 		}
 	}
+	return false, nil
+}
+
+// offer adds the item under key if it is live and the page has room. It
+// reports more = true when a live item did not fit: the page is done and
+// a cursor is due.
+func (r *reader) offer(key, val []byte, full func() bool, add func(kv.Item)) (more bool, err error) {
+	it, ok, err := r.live(key, val)
+	if err != nil || !ok {
+		return false, err
+	}
+	if full() {
+		return true, nil
+	}
+	add(it)
 	return false, nil
 }
 

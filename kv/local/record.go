@@ -82,7 +82,7 @@ func (c *cellData) tombstone() bool { return c.flags&cellTombstone != 0 }
 // meta | value (the rest).
 func encodeCell(c *cellData) []byte {
 	b := make([]byte, 0, 1+8+8+binary.MaxVarintLen32+len(c.meta)+len(c.value))
-	flags := c.flags
+	flags := c.flags &^ cellExpires // the flag follows the field
 	if c.expiry != 0 {
 		flags |= cellExpires
 	}

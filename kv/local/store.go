@@ -37,6 +37,8 @@ type Store struct {
 	meta    atomic.Pointer[btree.Meta]
 	metaSeq atomic.Uint64
 
+	applies atomic.Uint64 // successful Apply calls, for Stats
+
 	qmu     sync.Mutex // guards queue, leading
 	queue   []*request // Apply calls waiting for the next group commit
 	leading bool       // a goroutine is running group commits
@@ -181,8 +183,8 @@ func (s *Store) view(fn func(tx *btree.Tx) error) error {
 	return fn(tx)
 }
 
-// CreateNamespace creates ns if it does not exist.
-func (s *Store) CreateNamespace(ctx context.Context, ns string) error {
+// catalogUpdate validates ns and runs fn in a write transaction.
+func (s *Store) catalogUpdate(ctx context.Context, ns string, fn func(tx *btree.Tx) error) error {
 	if err := kv.CheckNamespace(ns); err != nil {
 		return err
 	}
@@ -190,7 +192,12 @@ func (s *Store) CreateNamespace(ctx context.Context, ns string) error {
 		return err
 	}
 	defer s.exit()
-	return s.update(ctx, func(tx *btree.Tx) error {
+	return s.update(ctx, fn)
+}
+
+// CreateNamespace creates ns if it does not exist.
+func (s *Store) CreateNamespace(ctx context.Context, ns string) error {
+	return s.catalogUpdate(ctx, ns, func(tx *btree.Tx) error {
 		if _, ok, err := lookupNS(tx, ns); err != nil || ok {
 			return err
 		}
@@ -205,14 +212,7 @@ func (s *Store) CreateNamespace(ctx context.Context, ns string) error {
 // DropNamespace removes ns and frees every page it used. Dropping a
 // namespace that does not exist returns nil.
 func (s *Store) DropNamespace(ctx context.Context, ns string) error {
-	if err := kv.CheckNamespace(ns); err != nil {
-		return err
-	}
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer s.exit()
-	return s.update(ctx, func(tx *btree.Tx) error {
+	return s.catalogUpdate(ctx, ns, func(tx *btree.Tx) error {
 		root, ok, err := lookupNS(tx, ns)
 		if err != nil || !ok {
 			return err
@@ -292,6 +292,10 @@ type Stats struct {
 	CacheLimit  int    // the most pages it may hold (Options.CacheSize / PageSize)
 	CacheHits   uint64 // page lookups served from the cache
 	CacheMisses uint64 // page lookups that went to the WAL or page file
+	Applies     uint64 // successful Apply calls since Open
+	Commits     uint64 // WAL commits since Open; Applies/Commits is the group-commit factor
+	WALSyncs    uint64 // fsyncs of the WAL
+	Checkpoints uint64 // checkpoints that copied pages into the page file
 }
 
 // Stats returns the store's counters.
@@ -300,8 +304,9 @@ func (s *Store) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	defer s.exit()
-	cs := s.cache.Stats()
-	st := Stats{PageSize: s.ps, CachePages: cs.Entries, CacheLimit: cs.Capacity, CacheHits: cs.Hits, CacheMisses: cs.Misses}
+	cs, ws := s.cache.Stats(), s.wal.Stats()
+	st := Stats{PageSize: s.ps, CachePages: cs.Entries, CacheLimit: cs.Capacity, CacheHits: cs.Hits, CacheMisses: cs.Misses,
+		Applies: s.applies.Load(), Commits: ws.Commits, WALSyncs: ws.WALSyncs, Checkpoints: ws.Checkpoints}
 	err := s.view(func(tx *btree.Tx) error {
 		st.Pages, st.FreePages = tx.PageCount(), tx.FreeCount()
 		return nil

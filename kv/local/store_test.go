@@ -308,3 +308,51 @@ func TestPageSizeOption(t *testing.T) {
 		t.Fatalf("page size %d, want 16384", st.PageSize)
 	}
 }
+
+// TestGroupCommit: concurrent writers share commits (and fsyncs), and every
+// Apply is still all-or-nothing and durable.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := local.Open(dir, &local.Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CreateNamespace(ctx, "ns")
+	before, _ := s.Stats()
+	const writers, each = 16, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("w%02d", w)
+				if err := s.Apply(ctx, "ns", id, []kv.Mutation{put(fmt.Sprintf("k%03d", i), "v", int64(i+1)), put(fmt.Sprintf("x%03d", i), "v", int64(i+1))}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st, _ := s.Stats()
+	applies, commits := st.Applies-before.Applies, st.Commits-before.Commits
+	t.Logf("%d applies in %d commits (%.1f per commit), %d WAL fsyncs", applies, commits, float64(applies)/float64(commits), st.WALSyncs-before.WALSyncs)
+	if applies != writers*each {
+		t.Fatalf("applies %d, want %d", applies, writers*each)
+	}
+	if commits >= applies {
+		t.Errorf("no group commit: %d commits for %d concurrent applies", commits, applies)
+	}
+	s.Close()
+	s2, err := local.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for w := range writers {
+		res, err := s2.Read(ctx, "ns", fmt.Sprintf("w%02d", w), kv.Query{})
+		if err != nil || len(res.Items) != 2*each {
+			t.Fatalf("writer %d after reopen: %d items (%v), want %d", w, len(res.Items), err, 2*each)
+		}
+	}
+}

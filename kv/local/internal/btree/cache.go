@@ -1,12 +1,14 @@
 package btree
 
 import (
-	"container/list"
 	"sync"
+	"sync/atomic"
 )
 
-// Cache is a bounded LRU of decoded tree and free-list pages shared by every
-// transaction of one file. It is safe for concurrent use.
+// Cache is a bounded cache of decoded tree and free-list pages shared by
+// every transaction of one file. It is safe for concurrent use. Eviction is
+// CLOCK (second chance): a hit only sets a reference bit, so lookups share
+// a read lock and never reorder a list.
 //
 // Versioning: an entry holds the content of a page as of commit `version`
 // and every later commit until it is replaced. A transaction reading
@@ -20,18 +22,21 @@ import (
 type Cache struct {
 	cap int // maximum entries; fixed at construction
 
-	mu      sync.Mutex // guards latest, entries, lru, hits, misses
-	latest  uint64     // newest published commit
-	entries map[uint32]*list.Element
-	lru     list.List // front = most recently used; values are *cacheEntry
-	hits    uint64
-	misses  uint64
+	mu      sync.RWMutex // guards latest, entries, ring, hand; readers take it shared
+	latest  uint64       // newest published commit
+	entries map[uint32]*cacheEntry
+	ring    []*cacheEntry // CLOCK ring, len <= cap
+	hand    int           // next ring slot the CLOCK hand examines
+
+	hits, misses atomic.Uint64
 }
 
 type cacheEntry struct {
 	pg      uint32
+	slot    int // index in ring
 	version uint64
-	val     any // *node or *trunk
+	val     any         // *node or *trunk
+	ref     atomic.Bool // referenced since the hand last passed
 }
 
 // NewCache returns a cache of at most pages entries (minimum 16), whose
@@ -40,30 +45,34 @@ func NewCache(pages int, latest uint64) *Cache {
 	if pages < 16 {
 		pages = 16
 	}
-	return &Cache{cap: pages, latest: latest, entries: make(map[uint32]*list.Element)}
+	return &Cache{cap: pages, latest: latest, entries: make(map[uint32]*cacheEntry)}
 }
 
 // Latest returns the newest published commit.
 func (c *Cache) Latest() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.latest
 }
 
 // get returns the entry for pg if it is valid at snapshot snap.
 func (c *Cache) get(pg uint32, snap uint64) any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.entries[pg]; ok {
-		ce := e.Value.(*cacheEntry)
-		if ce.version <= snap {
-			c.lru.MoveToFront(e)
-			c.hits++
-			return ce.val
+	c.mu.RLock()
+	e, ok := c.entries[pg]
+	var v any
+	if ok && e.version <= snap {
+		v = e.val
+		if !e.ref.Load() {
+			e.ref.Store(true)
 		}
 	}
-	c.misses++
-	return nil
+	c.mu.RUnlock()
+	if v != nil {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return v
 }
 
 // fill installs a page read from the pager at snapshot snap, if snap is
@@ -74,7 +83,7 @@ func (c *Cache) fill(pg uint32, snap uint64, v any) {
 	if snap != c.latest {
 		return
 	}
-	if e, ok := c.entries[pg]; ok && e.Value.(*cacheEntry).version > snap {
+	if e, ok := c.entries[pg]; ok && e.version > snap {
 		return
 	}
 	c.putLocked(pg, snap, v)
@@ -82,16 +91,40 @@ func (c *Cache) fill(pg uint32, snap uint64, v any) {
 
 func (c *Cache) putLocked(pg uint32, version uint64, v any) {
 	if e, ok := c.entries[pg]; ok {
-		ce := e.Value.(*cacheEntry)
-		ce.version, ce.val = version, v
-		c.lru.MoveToFront(e)
+		e.version, e.val = version, v
+		e.ref.Store(true)
 		return
 	}
-	c.entries[pg] = c.lru.PushFront(&cacheEntry{pg: pg, version: version, val: v})
-	for c.lru.Len() > c.cap {
-		old := c.lru.Back()
-		c.lru.Remove(old)
-		delete(c.entries, old.Value.(*cacheEntry).pg)
+	e := &cacheEntry{pg: pg, version: version, val: v}
+	if len(c.ring) < c.cap {
+		e.slot = len(c.ring)
+		c.ring = append(c.ring, e)
+		c.entries[pg] = e
+		return
+	}
+	// Advance the hand past referenced entries (clearing their bit) to a
+	// victim; at most two turns of the ring.
+	for {
+		old := c.ring[c.hand]
+		if old == nil || !old.ref.Load() {
+			if old != nil {
+				delete(c.entries, old.pg)
+			}
+			e.slot = c.hand
+			c.ring[c.hand] = e
+			c.entries[pg] = e
+			c.hand = (c.hand + 1) % len(c.ring)
+			return
+		}
+		old.ref.Store(false)
+		c.hand = (c.hand + 1) % len(c.ring)
+	}
+}
+
+func (c *Cache) removeLocked(pg uint32) {
+	if e, ok := c.entries[pg]; ok {
+		c.ring[e.slot] = nil // an empty slot is the next victim
+		delete(c.entries, pg)
 	}
 }
 
@@ -102,10 +135,7 @@ func (c *Cache) publish(version uint64, written map[uint32]any, drop []uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pg := range drop {
-		if e, ok := c.entries[pg]; ok {
-			c.lru.Remove(e)
-			delete(c.entries, pg)
-		}
+		c.removeLocked(pg)
 	}
 	for pg, v := range written {
 		c.putLocked(pg, version, v)
@@ -121,7 +151,7 @@ type CacheStats struct {
 
 // Stats returns the cache's counters.
 func (c *Cache) Stats() CacheStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return CacheStats{Entries: c.lru.Len(), Capacity: c.cap, Hits: c.hits, Misses: c.misses}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return CacheStats{Entries: len(c.entries), Capacity: c.cap, Hits: c.hits.Load(), Misses: c.misses.Load()}
 }
