@@ -1,0 +1,141 @@
+// Package timeseries is edgekit's time-series abstraction, after Netflix's
+// TimeSeries Data Abstraction Layer, on any kv.Store (kv/local embedded,
+// kv/cassandra distributed, kvtest.MemStore in tests): append-only,
+// immutable temporal events — segment publications, defects, cache misses,
+// request logs — written idempotently and read newest first.
+//
+//	ts, err := timeseries.Open(ctx, store, "origin", nil)
+//	err = ts.Write(ctx, "live/ch1", timeseries.Event{Time: t, ID: "seg-42",
+//		Items: []timeseries.Item{{Key: "bytes", Value: []byte("183020")}}})
+//	page, err := ts.Read(ctx, "live/ch1", t0, t1, nil) // page.Next continues
+//
+// # Model
+//
+// A [Namespace] holds series; a series id (UTF-8, at most [MaxSeriesLen]
+// bytes) holds events; an [Event] has an event time (kept to the
+// microsecond), an event id (at most [MaxEventIDLen] bytes) and items (key
+// → bytes). Writes are idempotent by (series, event time, event id, item
+// key): the event time is also the kv write timestamp, so a retried or
+// hedged write stores identical cells. Should two writes disagree about one
+// item, the larger value wins everywhere (kv's tie-break), never the later
+// one. An accept window (Options.AcceptPast, Options.AcceptFuture, and the
+// retention) refuses events too old or too far ahead with a [*WindowError].
+//
+// [Namespace.Read] returns events in [from, to) newest first, a page at a
+// time, with a page token that resumes across time-bucket and slice
+// boundaries. [Namespace.Search] filters by an item predicate;
+// [Namespace.Aggregate] folds count, sum, min and max into fixed windows.
+//
+// # Layout on kv
+//
+// Time is partitioned twice. A time slice (Options.SliceLength, default a
+// day) is one kv namespace, so retention drops whole namespaces and never
+// writes tombstones. Inside it, a series' events are spread over partitions
+// keyed by (series id, time bucket, event bucket): a time bucket
+// (Options.TimeBucket, default an hour) bounds a partition in time, the
+// event bucket (hash of the event id modulo the slice's bucket count)
+// spreads a burst. Each partition is one kv record; each event item is one
+// kv item whose key orders events newest first. A read of a range visits
+// the time buckets newest first and, in each, reads the event buckets in
+// parallel (Options.FanOut) and merges them.
+//
+// Each slice picks its event-bucket count when it is created, from the
+// density the writers observed in the slice before it: the 99th percentile
+// of bytes per series and time bucket divided by
+// Options.TargetPartitionBytes, within [1, Options.MaxEventBuckets]
+// (Options.EventBuckets without data).
+//
+// # Encoding (frozen)
+//
+// kv namespaces, for a timeseries namespace N (^[a-z][a-z0-9_]*$, at most
+// [MaxNameLen] bytes):
+//
+//	N "_m"                          layout: record "config", items "slice", "bucket"
+//	                                (seconds, decimal), fixed at creation
+//	N "_t" <slice start, unix s>    one time slice, e.g. origin_t1763856000
+//
+// Record ids in a slice namespace are UTF-8 text (Cassandra's id text):
+//
+//	"1/" <tb> "/" <eb> "." <n> "/" <series>                base partition
+//	"1/" <tb> "/" <eb> "." <n> "." <j> "." <m> "/" <series> sub-bucket j of m of a split
+//	"m/slice"                                             items "buckets", "density" (decimal)
+//	"m/splits"                                            one item per split, key = base id
+//
+// where tb = event µs / time-bucket µs, eb = FNV-1a-64(event id) low 32
+// bits mod n, j = high 32 bits mod m; numbers are decimal without leading
+// zeros, and the series comes last so it may contain '/'.
+//
+// An item key (big-endian):
+//
+//	 0                         8         9              9+L
+//	+-------------------------+---------+--------------+-----------------+
+//	| MaxInt64 - event µs     | L (u8)  | event id (L) | event item key  |
+//	| (uint64)                |         |              | (0..512 bytes)  |
+//	+-------------------------+---------+--------------+-----------------+
+//
+// so ascending keys run newest first, an event's items are contiguous, and
+// the item value is the kv value as is (metadata empty). The kv write
+// timestamp is the event µs.
+//
+// A split record (the value of an item of "m/splits"):
+//
+//	 0       1       3         11        19         27        35         43         45
+//	+-------+-------+---------+---------+----------+---------+----------+----------+--------+
+//	| state | m u16 | bytes   | pre n   | pre sum  | post n  | post sum | cursor   | cursor |
+//	| u8    |       | u64     | u64     | u64      | u64     | u64      | len u16  |        |
+//	+-------+-------+---------+---------+----------+---------+----------+----------+--------+
+//	state: 1 requested, 2 copying, 3 published, 4 aborted
+//
+// The page token (opaque to callers; checked by CRC-32C and bound to the
+// namespace, series, range and call kind by FNV-1a-64; never trusted
+// further than that):
+//
+//	 0    1            9       10         18      19      19+L      27+L   28+L          28+L+4k
+//	+----+------------+-------+----------+-------+-------+---------+------+-------------+--------+
+//	| 1  | bind u64   | after | time µs  | L u8  | id    | tb i64  | k u8 | k × bytes   | crc32c |
+//	|    |            | u8    | i64      |       |       |         |      | u32         | u32    |
+//	+----+------------+-------+----------+-------+-------+---------+------+-------------+--------+
+//
+// "after" 0 resumes at every event at or before time; 1 after the event
+// (time, id). The k counters carry bytes read per partition of bucket tb.
+//
+// # Wide partitions
+//
+// Reads count the bytes they read per partition; past Options.WideBytes a
+// split request is recorded durably in the slice's "m/splits" record. The
+// splitter (a background goroutine, or [Namespace.RunSplits]) marks the
+// split copying — from then on writes to the partition go to both layouts —
+// copies the partition once into m sub-buckets, checkpointing the last key
+// and a running checksum after each page so a crash resumes, compares the
+// count and order-independent checksum of all items before and after, and
+// only then publishes. Reads check an in-memory Bloom filter of published
+// splits, then the split metadata, and read the sub-buckets instead: a
+// split is invisible to callers, and correct while it runs because the
+// original is read until publication. The original partition is kept (and
+// still written) until retention drops its slice. Split metadata written by
+// other processes is reloaded every Options.RefreshInterval.
+//
+// # Concurrency
+//
+// A Namespace is safe for concurrent use. It owns at most one goroutine
+// (none with Options.NoBackground), which flushes the write buffer, runs
+// splits, reloads split metadata and enforces retention; Close stops it and
+// waits. Everything that depends on time uses Options.Now.
+//
+// # Caveats
+//
+//   - Run one splitter per namespace (Options.DisableSplitter elsewhere).
+//     With several writer processes, set Options.ImmutableSplitsOnly: a
+//     writer that has not yet reloaded a split writes only to the original,
+//     which readers of the split layout would miss.
+//   - Two processes that create the same slice at once with different
+//     bucket counts: the larger count wins, and events the other wrote
+//     before it noticed are invisible to reads. Create slices ahead (write
+//     into the next slice early) or run one writer per namespace when
+//     density varies.
+//   - With Options.Coalesce, Write returns before the events are stored;
+//     a crash loses up to Coalesce of them.
+//   - Search and Aggregate scan; there is no secondary index.
+//   - A page may come back short or empty with Next set (a partition read
+//     ended at a page boundary, or a deadline passed).
+package timeseries

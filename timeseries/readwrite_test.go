@@ -1,0 +1,209 @@
+package timeseries_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/timeseries"
+)
+
+// TestReadAcrossSlicesAndBuckets writes events over three slices and reads
+// ranges of them newest first in small pages, so pages end inside buckets
+// and resume across bucket and slice boundaries.
+func TestReadAcrossSlicesAndBuckets(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store kv.Store) {
+		rng := rand.New(rand.NewPCG(seed(t), 1))
+		c := newClock()
+		ns := open(t, store, "rw", testOpts(c))
+		end := c.Now()
+		evs := genEvents(rng, end, 3*time.Hour, 300)
+		other := genEvents(rng, end, 3*time.Hour, 50) // another series must not leak in
+		ctx := context.Background()
+		for i := 0; i < len(evs); i += 37 {
+			if err := ns.Write(ctx, "series/a", evs[i:min(i+37, len(evs))]...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ns.Write(ctx, "series/b", other...); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name     string
+			from, to time.Time
+			limit    int
+		}{
+			{"all/page7", end.Add(-4 * time.Hour), end.Add(time.Second), 7},
+			{"all/page1", end.Add(-4 * time.Hour), end.Add(time.Second), 1},
+			{"all/page1000", end.Add(-4 * time.Hour), end.Add(time.Second), 1000},
+			{"middle", end.Add(-130 * time.Minute), end.Add(-25 * time.Minute), 11},
+			{"one-bucket", end.Add(-70 * time.Minute), end.Add(-61 * time.Minute), 3},
+			{"empty", end.Add(-10 * time.Hour), end.Add(-9 * time.Hour), 5},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, pages := readAll(t, ns, "series/a", tc.from, tc.to, tc.limit)
+				want := newestFirst(inRange(evs, tc.from, tc.to))
+				sameEvents(t, tc.name, got, want)
+				if len(want) > tc.limit && pages < 2 {
+					t.Errorf("%d events in %d pages of %d", len(want), pages, tc.limit)
+				}
+			})
+		}
+		slices, err := ns.Slices(ctx)
+		if err != nil || len(slices) < 3 {
+			t.Errorf("Slices: got %v, %v; want at least 3", slices, err)
+		}
+	})
+}
+
+// TestIdempotentRewrite writes the same events again, whole and in part
+// and in other batches: nothing is duplicated or changed.
+func TestIdempotentRewrite(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store kv.Store) {
+		rng := rand.New(rand.NewPCG(seed(t), 2))
+		c := newClock()
+		ns := open(t, store, "idem", testOpts(c))
+		ctx := context.Background()
+		evs := genEvents(rng, c.Now(), 90*time.Minute, 120)
+		for round := range 3 {
+			rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+			n := len(evs)
+			if round > 0 {
+				n = 1 + rng.IntN(len(evs))
+			}
+			for i := 0; i < n; i += 13 {
+				if err := ns.Write(ctx, "s", evs[i:min(i+13, n)]...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, _ := readAll(t, ns, "s", c.Now().Add(-2*time.Hour), c.Now().Add(time.Second), 50)
+			sameEvents(t, "after round", got, newestFirst(evs))
+		}
+	})
+}
+
+// TestAcceptWindow refuses events outside the window with a *WindowError
+// and writes nothing of the batch.
+func TestAcceptWindow(t *testing.T) {
+	c := newClock()
+	o := testOpts(c)
+	o.AcceptPast, o.AcceptFuture = 10*time.Minute, time.Minute
+	ns := open(t, kvtestStore(), "window", o)
+	ctx := context.Background()
+	now := c.Now()
+	ok := timeseries.Event{Time: now.Add(-5 * time.Minute), ID: "ok", Items: []timeseries.Item{{Key: "k", Value: []byte("v")}}}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want error
+	}{
+		{"inside-past", now.Add(-10 * time.Minute), nil},
+		{"inside-future", now.Add(time.Minute), nil},
+		{"too-old", now.Add(-10*time.Minute - time.Microsecond), timeseries.ErrOutsideWindow},
+		{"too-new", now.Add(time.Minute + time.Microsecond), timeseries.ErrOutsideWindow},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := timeseries.Event{Time: tc.at, ID: tc.name, Items: []timeseries.Item{{Key: "k", Value: []byte("v")}}}
+			err := ns.Write(ctx, "w-"+tc.name, ok, e)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Write: got %v, want %v", err, tc.want)
+			}
+			got, _ := readAll(t, ns, "w-"+tc.name, now.Add(-time.Hour), now.Add(time.Hour), 10)
+			wantN := 2
+			if tc.want != nil {
+				var we *timeseries.WindowError
+				if !errors.As(err, &we) || !we.EventTime.Equal(tc.at) || !we.Now.Equal(now) {
+					t.Errorf("error %v: want a *WindowError for %v at now %v", err, tc.at, now)
+				}
+				wantN = 0
+			}
+			if len(got) != wantN {
+				t.Errorf("stored %d events, want %d (a refused batch writes nothing)", len(got), wantN)
+			}
+		})
+	}
+}
+
+// TestInvalid covers argument checks.
+func TestInvalid(t *testing.T) {
+	c := newClock()
+	ns := open(t, kvtestStore(), "inval", testOpts(c))
+	ctx := context.Background()
+	now := c.Now()
+	item := []timeseries.Item{{Key: "k", Value: []byte("v")}}
+	long := string(make([]byte, timeseries.MaxEventIDLen+1))
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"empty-series", ns.Write(ctx, "", timeseries.Event{Time: now, ID: "x", Items: item})},
+		{"empty-id", ns.Write(ctx, "s", timeseries.Event{Time: now, ID: "", Items: item})},
+		{"long-id", ns.Write(ctx, "s", timeseries.Event{Time: now, ID: long, Items: item})},
+		{"no-items", ns.Write(ctx, "s", timeseries.Event{Time: now, ID: "x"})},
+		{"bad-series-utf8", ns.Write(ctx, "\xff", timeseries.Event{Time: now, ID: "x", Items: item})},
+		{"empty-range", func() error { _, err := ns.Read(ctx, "s", now, now, nil); return err }()},
+		{"limit", func() error {
+			_, err := ns.Read(ctx, "s", now.Add(-time.Hour), now, &timeseries.ReadOptions{Limit: timeseries.MaxPageEvents + 1})
+			return err
+		}()},
+	} {
+		if !errors.Is(tc.err, timeseries.ErrInvalid) {
+			t.Errorf("%s: got %v, want ErrInvalid", tc.name, tc.err)
+		}
+	}
+	for _, name := range []string{"", "Upper", "a-b", "a_very_long_namespace_name_x"} {
+		if _, err := timeseries.Open(ctx, kvtestStore(), name, nil); !errors.Is(err, timeseries.ErrInvalid) {
+			t.Errorf("Open(%q): got %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// TestBadPageToken: tokens of another query, or damaged, are ErrBadToken.
+func TestBadPageToken(t *testing.T) {
+	c := newClock()
+	ns := open(t, kvtestStore(), "tok", testOpts(c))
+	ctx := context.Background()
+	now := c.Now()
+	evs := genEvents(rand.New(rand.NewPCG(1, 1)), now, time.Hour, 30)
+	if err := ns.Write(ctx, "s", evs...); err != nil {
+		t.Fatal(err)
+	}
+	from, to := now.Add(-2*time.Hour), now.Add(time.Second)
+	p, err := ns.Read(ctx, "s", from, to, &timeseries.ReadOptions{Limit: 5})
+	if err != nil || p.Next == nil {
+		t.Fatalf("first page: %v, next %x", err, p.Next)
+	}
+	flipped := append([]byte(nil), p.Next...)
+	flipped[len(flipped)/2] ^= 1
+	for _, tc := range []struct {
+		name          string
+		series        string
+		from, to      time.Time
+		token         []byte
+		search, valid bool
+	}{
+		{"same", "s", from, to, p.Next, false, true},
+		{"other-series", "t", from, to, p.Next, false, false},
+		{"other-range", "s", from.Add(time.Second), to, p.Next, false, false},
+		{"search", "s", from, to, p.Next, true, false},
+		{"flipped", "s", from, to, flipped, false, false},
+		{"truncated", "s", from, to, p.Next[:len(p.Next)-1], false, false},
+		{"garbage", "s", from, to, []byte("hello"), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := &timeseries.ReadOptions{Limit: 5, PageToken: tc.token}
+			var err error
+			if tc.search {
+				_, err = ns.Search(ctx, tc.series, tc.from, tc.to, func(string, []byte) bool { return true }, opts)
+			} else {
+				_, err = ns.Read(ctx, tc.series, tc.from, tc.to, opts)
+			}
+			if tc.valid != (err == nil) || (!tc.valid && !errors.Is(err, timeseries.ErrBadToken)) {
+				t.Errorf("got %v, want valid=%v (else ErrBadToken)", err, tc.valid)
+			}
+		})
+	}
+}

@@ -1,0 +1,236 @@
+package timeseries
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/edgekit/edgekit/kv"
+)
+
+// Item is one key → value pair of an event.
+type Item struct {
+	Key   string
+	Value []byte
+}
+
+// Event is one immutable point of a series: a time (kept to the
+// microsecond), an id unique among events of the series at that time, and
+// its items.
+type Event struct {
+	Time  time.Time
+	ID    string
+	Items []Item
+}
+
+// Item returns the value of the item with key k, and whether it exists.
+func (e Event) Item(k string) ([]byte, bool) {
+	for _, it := range e.Items {
+		if it.Key == k {
+			return it.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Write stores events of series. Writes are idempotent by (series, event
+// time, event id, item key): repeating a write, whole or in part, stores
+// nothing new. Every event is checked against the accept window first; if
+// any is outside it, nothing is written and the error is a *WindowError.
+//
+// Events are batched by partition, one kv Apply per partition, up to
+// Options.WriteParallelism at once. With Options.Coalesce set, Write only
+// queues the events (see Flush).
+func (n *Namespace) Write(ctx context.Context, series string, events ...Event) error {
+	if err := n.checkOpen(); err != nil {
+		return err
+	}
+	if err := n.validate(series, events); err != nil {
+		return err
+	}
+	batch := make([]pending, len(events))
+	for i, e := range events {
+		batch[i] = pending{series: series, ev: e}
+	}
+	if n.buf != nil {
+		for i := range batch { // the caller may reuse its buffers once Write returns
+			batch[i].ev.Items = cloneItems(batch[i].ev.Items)
+		}
+		if n.buf.add(batch) >= n.opts.BufferBytes {
+			return n.flushBuffer(ctx)
+		}
+		return nil
+	}
+	return n.writeNow(ctx, batch)
+}
+
+// validate checks limits and the accept window.
+func (n *Namespace) validate(series string, events []Event) error {
+	if err := checkSeries(series); err != nil {
+		return err
+	}
+	now := n.opts.Now()
+	earliest, latest := time.Unix(0, 0).Add(time.Microsecond), time.Unix(1<<40, 0)
+	if n.opts.AcceptPast >= 0 {
+		earliest = now.Add(-n.opts.AcceptPast)
+	}
+	if n.opts.Retention > 0 {
+		// An event older than the retention would land in (or revive) a
+		// slice that retention drops.
+		earliest = later(earliest, now.Add(-n.opts.Retention))
+	}
+	if n.opts.AcceptFuture >= 0 {
+		latest = now.Add(n.opts.AcceptFuture)
+	}
+	for _, e := range events {
+		if e.ID == "" || len(e.ID) > MaxEventIDLen {
+			return fmt.Errorf("%w: event id must be 1..%d bytes", ErrInvalid, MaxEventIDLen)
+		}
+		if len(e.Items) == 0 {
+			return fmt.Errorf("%w: event %q has no items", ErrInvalid, e.ID)
+		}
+		for _, it := range e.Items {
+			if len(it.Key) > MaxItemKeyLen {
+				return fmt.Errorf("%w: item key of %d bytes exceeds %d", ErrInvalid, len(it.Key), MaxItemKeyLen)
+			}
+		}
+		if e.Time.UnixMicro() < 1 || e.Time.Before(earliest) || e.Time.After(latest) {
+			return &WindowError{Series: series, EventTime: e.Time, Now: now, Earliest: earliest, Latest: latest}
+		}
+	}
+	return nil
+}
+
+// pending is one event on its way to the store.
+type pending struct {
+	series string
+	ev     Event
+}
+
+// placed is an event's mutations and the base partition they belong to.
+type placed struct {
+	ns   string
+	base partition
+	id   string
+	muts []kv.Mutation
+}
+
+// target is one kv record a batch writes.
+type target struct{ ns, id string }
+
+// writeNow applies a batch, one Apply per partition.
+func (n *Namespace) writeNow(ctx context.Context, batch []pending) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	evs := make([]placed, 0, len(batch))
+	for _, pe := range batch {
+		us := pe.ev.Time.UnixMicro()
+		start := n.sliceStart(us)
+		s, err := n.ensureSlice(ctx, start)
+		if err != nil {
+			return err
+		}
+		tb := us / n.bktU
+		prefix := eventPrefix(nil, us, pe.ev.ID)
+		muts := make([]kv.Mutation, len(pe.ev.Items))
+		size := int64(0)
+		for i, it := range pe.ev.Items {
+			key := append(prefix[:len(prefix):len(prefix)], it.Key...)
+			v := it.Value
+			if v == nil {
+				v = []byte{}
+			}
+			// The event time is the write timestamp, so a rewrite of the
+			// same event writes identical cells (idempotent).
+			muts[i] = kv.Mutation{Op: kv.OpPut, Key: key, Value: v, Timestamp: us}
+			size += int64(len(key) + len(v))
+		}
+		n.recordDensity(start, pe.series, tb, size)
+		evs = append(evs, placed{ns: s.ns, base: partition{series: pe.series, tb: tb, eb: eventBucket(pe.ev.ID, s.buckets), n: s.buckets},
+			id: pe.ev.ID, muts: muts})
+	}
+
+	// Held shared until every Apply returns: see Namespace.splitMu.
+	n.splitMu.RLock()
+	defer n.splitMu.RUnlock()
+	groups := make(map[target][]kv.Mutation)
+	var order []target
+	add := func(t target, m []kv.Mutation) {
+		if _, ok := groups[t]; !ok {
+			order = append(order, t)
+		}
+		groups[t] = append(groups[t], m...)
+	}
+	for _, e := range evs {
+		bid := e.base.id()
+		add(target{e.ns, bid}, e.muts)
+		if r := n.splits[bid]; r != nil && (r.state == stateCopying || r.state == statePublished) {
+			c := e.base
+			c.j, c.m = subBucket(e.id, r.m), r.m
+			add(target{e.ns, c.id()}, e.muts)
+		}
+	}
+	err := forEach(ctx, len(order), n.opts.WriteParallelism, func(ctx context.Context, i int) error {
+		t := order[i]
+		return n.store.Apply(ctx, t.ns, t.id, groups[t])
+	})
+	if err == nil {
+		n.stats.eventsWritten.Add(int64(len(batch)))
+	}
+	return err
+}
+
+// forEach runs fn(0..count-1) with at most limit calls at once and returns
+// the first error; after an error it starts no new calls.
+func forEach(ctx context.Context, count, limit int, fn func(ctx context.Context, i int) error) error {
+	if count == 1 {
+		return fn(ctx, 0)
+	}
+	pctx := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	sem := make(chan struct{}, max(limit, 1))
+	for i := range count {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = pctx.Err() // the loop stopped early only if the caller gave up
+	}
+	return first
+}
+
+func cloneItems(items []Item) []Item {
+	c := make([]Item, len(items))
+	for i, it := range items {
+		c[i] = Item{Key: it.Key, Value: append([]byte{}, it.Value...)}
+	}
+	return c
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
