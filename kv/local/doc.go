@@ -47,7 +47,9 @@
 //	|  5  | ver 1| 0 0  | "EKKVLOC\0"| pageSize | pageCount | freeHead | freeCount | catalog | txid  | secret  | crc32c|
 //	+-----+------+------+----------+----------+-----------+----------+-----------+---------+-------+---------+-------+
 //	 pageCount: pages in use (the file's logical size); freeHead: first free-list trunk (0 = none);
-//	 catalog: root of the catalog tree; txid: commits since creation; secret: 16 random bytes
+//	 catalog: root of the catalog tree; txid: informational (the in-memory commit counter when
+//	 page 1 was last written: it is rewritten only when the file grows or the free list
+//	 changes); secret: 16 random bytes
 //	 keying cursor MACs; crc32c (Castagnoli) of bytes 0..55.
 //
 //	leaf                                  branch

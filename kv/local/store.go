@@ -122,13 +122,13 @@ func (s *Store) init() error {
 		return err
 	}
 	defer snap.Close()
-	// A throwaway cache at "latest = max" lets Begin read the meta page.
-	tx, err := btree.Begin(snap, nil, btree.NewCache(16, ^uint64(0)), s.ps)
+	tx, err := btree.Begin(snap, nil, btree.NewCache(16, 0), s.ps)
 	if err != nil {
 		return err
 	}
-	s.cache = btree.NewCache(pages, tx.TxID())
-	s.meta.Store(tx.Meta())
+	// Commits are numbered from 0 at every Open; the cache starts empty.
+	s.cache = btree.NewCache(pages, 0)
+	s.meta.Store(tx.MetaAs(0))
 	return nil
 }
 

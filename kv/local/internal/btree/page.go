@@ -254,7 +254,7 @@ type meta struct {
 	freeHead  uint32 // first free-list trunk page, 0 when empty
 	freeCount uint32 // pages on the free list, trunks included
 	catalog   uint32 // root page of the catalog tree
-	txid      uint64 // commits since creation
+	txid      uint64 // commit number, counted in memory from Open (on disk: informational)
 	secret    [16]byte
 }
 

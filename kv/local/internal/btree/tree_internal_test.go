@@ -188,11 +188,8 @@ func TestRandomized(t *testing.T) {
 				w.commit(count)
 				tx.Publish()
 				m = next
-				rs := p.read()
-				rtx, err := Begin(rs, nil, cache, ps)
-				if err != nil {
-					t.Fatal(err)
-				}
+				// Readers use the cache: they know their commit's meta.
+				rtx := BeginAt(p.read(), cache, ps, tx.Meta())
 				st := verify(t, rtx, m)
 				if commit%50 == 49 {
 					t.Logf("commit %d: %d pages, %d keys, %d free, depths %v, min fill %d, low-filled %d",
@@ -256,10 +253,7 @@ func TestDeepTree(t *testing.T) {
 		}
 		w.commit(count)
 		tx.Publish()
-		rtx, err := Begin(p.read(), nil, cache, ps)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rtx := BeginAt(p.read(), cache, ps, tx.Meta())
 		st := verify(t, rtx, m)
 		if st.LowFilled != 0 {
 			t.Fatalf("%d non-root nodes under a quarter page (min fill %d)", st.LowFilled, st.MinFill)

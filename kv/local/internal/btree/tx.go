@@ -31,7 +31,7 @@ type Tx struct {
 	w     PageWriter // nil for readers
 	cache *Cache
 	ps    int
-	snap  uint64 // the commit this transaction reads (meta.txid)
+	snap  uint64 // the commit this transaction reads (meta.txid, counted in memory)
 	meta  meta
 	// nocache: the snapshot is newer than the cache's latest commit (a
 	// commit is durable but not yet published), so cached pages may be
@@ -75,8 +75,17 @@ func Begin(r PageReader, w PageWriter, cache *Cache, pageSize int) (*Tx, error) 
 		return nil, err
 	}
 	tx.meta = m
-	tx.snap = m.txid
-	tx.nocache = m.txid > cache.Latest()
+	// Commits are counted in memory (the meta page is written only when
+	// its allocation fields change). The writer's base is the newest
+	// published commit, since writers are serialized and publish before
+	// the next begins. A reader that had to read the meta page does not
+	// know which commit its snapshot is, so it bypasses the cache.
+	if w != nil {
+		tx.snap = cache.Latest()
+	} else {
+		tx.nocache = true
+	}
+	tx.meta.txid = tx.snap
 	return tx, nil
 }
 
@@ -86,8 +95,16 @@ func Begin(r PageReader, w PageWriter, cache *Cache, pageSize int) (*Tx, error) 
 type Meta struct{ m meta }
 
 // Meta returns the meta page this transaction read, or, after Commit, the
-// one it wrote.
+// one it committed, with its commit number.
 func (tx *Tx) Meta() *Meta { return &Meta{m: tx.meta} }
+
+// MetaAs returns the meta page this transaction read, labelled as commit
+// txid (for a Store that starts counting commits at Open).
+func (tx *Tx) MetaAs(txid uint64) *Meta {
+	m := tx.meta
+	m.txid = txid
+	return &Meta{m: m}
+}
 
 // BeginAt starts a read transaction over snapshot r, whose meta page the
 // caller knows to be m.
@@ -119,9 +136,6 @@ func (tx *Tx) Catalog() uint32 { return tx.meta.catalog }
 
 // Secret returns the file's random 16-byte secret (for cursor MACs).
 func (tx *Tx) Secret() [16]byte { return tx.meta.secret }
-
-// TxID returns the commit counter stored in the meta page.
-func (tx *Tx) TxID() uint64 { return tx.meta.txid }
 
 // PageCount returns the file's size in pages as this transaction sees it.
 func (tx *Tx) PageCount() uint32 { return tx.meta.pageCount }
@@ -298,9 +312,13 @@ func (tx *Tx) Commit() (pageCount uint32, err error) {
 		}
 	}
 	tx.meta.txid++
-	tx.meta.encode(buf)
-	if err := tx.w.WritePage(1, buf); err != nil {
-		return 0, err
+	// Page 1 changes only when the file grows or the free list changes;
+	// most small commits write just the pages they touched.
+	if tx.metaDty {
+		tx.meta.encode(buf)
+		if err := tx.w.WritePage(1, buf); err != nil {
+			return 0, err
+		}
 	}
 	return tx.meta.pageCount, nil
 }
