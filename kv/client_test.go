@@ -120,3 +120,21 @@ func TestBadInputAndOptions(t *testing.T) {
 		t.Errorf("Namespaces() = %q, %v; want just %q (companions hidden)", names, err, ns)
 	}
 }
+
+func TestErrorText(t *testing.T) {
+	// Every error leads with its package's sentinel text.
+	f := newFixture(t, nil, nil)
+	for name, err := range map[string]error{
+		"bad-mutation": f.c.Mutate(f.ctx, ns, "r", []kv.Mutation{{Op: kv.OpPut, Key: []byte("k"), Value: []byte("v")}, {Op: kv.OpPut, Key: []byte("k")}}),
+		"timestamp":    f.c.Mutate(f.ctx, ns, "r", []kv.Mutation{{Op: kv.OpDelete, Key: []byte("k"), Timestamp: 3}}),
+		"not-found":    func() error { _, err := f.value(t, "r", "nope"); return err }(),
+	} {
+		if err == nil || !strings.HasPrefix(err.Error(), "edgekit/kv: ") {
+			t.Errorf("%s: error %q does not start with \"edgekit/kv: \"", name, err)
+		}
+	}
+	err := kv.CheckMutations([]kv.Mutation{{Op: kv.OpPut, Key: []byte("k"), Timestamp: 1}})
+	if want := "edgekit/kv: invalid argument: mutation 0 (put): nil value on put (use []byte{} for an empty value)"; err == nil || err.Error() != want {
+		t.Errorf("CheckMutations: got %q, want %q", err, want)
+	}
+}

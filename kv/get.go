@@ -183,7 +183,7 @@ func (c *Client) decodeItem(ctx context.Context, ns, id string, it Item) (item I
 	for attempt := 0; ; attempt++ {
 		h, err := decodeHeader(it.Metadata)
 		if err != nil {
-			return Item{}, 0, false, fmt.Errorf("%s/%s/%q: %w", ns, id, it.Key, err)
+			return Item{}, 0, false, fmt.Errorf("%w (item %s/%s/%q)", err, ns, id, it.Key)
 		}
 		item = Item{Key: it.Key, Value: it.Value, Metadata: h.user, Timestamp: it.Timestamp}
 		if h.chunked {
@@ -206,7 +206,7 @@ func (c *Client) decodeItem(ctx context.Context, ns, id string, it Item) (item I
 			}
 			if err != nil {
 				if errors.Is(err, errStaleManifest) {
-					err = fmt.Errorf("%w: %s/%s/%q: %v", ErrCorrupt, ns, id, it.Key, err)
+					err = fmt.Errorf("%w: item %s/%s/%q: %v", ErrCorrupt, ns, id, it.Key, err)
 				}
 				return Item{}, 0, false, err
 			}

@@ -3,6 +3,7 @@ package kv
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -74,7 +75,10 @@ func checkRange(start, end []byte) error {
 func CheckMutations(muts []Mutation) error {
 	for i := range muts {
 		if err := checkMutation(&muts[i]); err != nil {
-			return fmt.Errorf("mutation %d (%v): %w", i, muts[i].Op, err)
+			// Keep the sentinel's text first: "edgekit/kv: invalid
+			// argument: mutation 2 (put): nil value on put ...".
+			detail := strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")
+			return fmt.Errorf("%w: mutation %d (%v): %s", ErrInvalid, i, muts[i].Op, detail)
 		}
 	}
 	return nil

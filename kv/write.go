@@ -76,7 +76,7 @@ func (c *Client) Mutate(ctx context.Context, ns, id string, muts []Mutation, opt
 	}
 	for i := range muts {
 		if muts[i].Timestamp != 0 {
-			return fmt.Errorf("mutation %d: %w: Timestamp is set by the Client from the token", i, ErrInvalid)
+			return fmt.Errorf("%w: mutation %d: Timestamp is set by the Client from the token", ErrInvalid, i)
 		}
 	}
 	tok := o.token
