@@ -21,7 +21,9 @@ var goldenMembers = []hashring.Member{
 	{ID: "origin-1.example.net:443", Weight: 1},
 }
 
-func TestGoldenLookups(t *testing.T) {
+// goldenLocators builds the golden Ring and Maglev with default options.
+func goldenLocators(t *testing.T) (*hashring.Ring, *hashring.Maglev) {
+	t.Helper()
 	r, err := hashring.New(goldenMembers, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +32,11 @@ func TestGoldenLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, g
+}
+
+func TestGoldenLookups(t *testing.T) {
+	r, g := goldenLocators(t)
 	tests := []struct {
 		key    string
 		pos    uint32
@@ -79,14 +86,7 @@ func fingerprint(l hashring.Locator) uint64 {
 }
 
 func TestGoldenFingerprint(t *testing.T) {
-	r, err := hashring.New(goldenMembers, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := hashring.NewMaglev(goldenMembers, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, g := goldenLocators(t)
 	for _, tt := range []struct {
 		name string
 		l    hashring.Locator

@@ -23,11 +23,7 @@ type Maglev struct {
 // NewMaglev builds a Maglev table from members, in any order. Errors are as
 // for New; ErrTooLarge if the table would exceed MaxTableSize.
 func NewMaglev(members []Member, opts *Options) (*Maglev, error) {
-	o := opts.orDefault()
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	ms, err := canonical(members)
+	ms, o, err := prepare(members, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -114,6 +114,17 @@ func (o Options) validate() error {
 	return nil
 }
 
+// prepare is the shared front of the constructors: options with defaults
+// filled in and validated, members validated and sorted.
+func prepare(members []Member, opts *Options) ([]Member, Options, error) {
+	o := opts.orDefault()
+	if err := o.validate(); err != nil {
+		return nil, o, err
+	}
+	ms, err := canonical(members)
+	return ms, o, err
+}
+
 // canonical validates members and returns a sorted copy. Sorting by id is
 // what makes every derived structure depend only on the member set, not on
 // the order the caller listed it in.

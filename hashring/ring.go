@@ -38,11 +38,7 @@ type Ring struct {
 // ErrBadOption for bad options and ErrTooLarge if the ring would exceed
 // MaxPoints. No members is not an error: the result is an empty ring.
 func New(members []Member, opts *Options) (*Ring, error) {
-	o := opts.orDefault()
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	ms, err := canonical(members)
+	ms, o, err := prepare(members, opts)
 	if err != nil {
 		return nil, err
 	}
