@@ -153,7 +153,7 @@ func BenchmarkGet(b *testing.B) {
 				}
 				if le, ok := eng.(*localEngine); ok {
 					st, _ := le.s.Stats()
-					b.ReportMetric(float64(st.CachePages*st.PageSize)/(1<<20), "cacheMiB")
+					b.ReportMetric(float64(st.CacheBytes)/(1<<20), "cacheMiB")
 				}
 			})
 		}

@@ -61,7 +61,7 @@ func TestLargerThanCache(t *testing.T) {
 	vs := mustVerify(t, s)
 	st, _ := s.Stats()
 	data := int64(vs.Pages) * int64(st.PageSize)
-	t.Logf("file %d pages (%.1f MiB), cache %d pages: %.1fx the cache", vs.Pages, float64(data)/(1<<20), st.CacheLimit, float64(data)/cache)
+	t.Logf("file %d pages (%.1f MiB), cache %d bytes: %.1fx the cache", vs.Pages, float64(data)/(1<<20), st.CacheLimit, float64(data)/cache)
 	if data < 10*cache {
 		t.Fatalf("data set %d bytes is under 10x the %d-byte cache", data, cache)
 	}
@@ -75,12 +75,12 @@ func TestLargerThanCache(t *testing.T) {
 		}
 	}
 	st, _ = s.Stats()
-	if st.CachePages > st.CacheLimit {
-		t.Fatalf("cache holds %d pages, limit %d", st.CachePages, st.CacheLimit)
+	if st.CacheBytes > st.CacheLimit {
+		t.Fatalf("cache holds %d bytes, limit %d", st.CacheBytes, st.CacheLimit)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	t.Logf("after random reads: cache %d/%d pages, %d hits %d misses; heap in use %.1f MiB", st.CachePages, st.CacheLimit, st.CacheHits, st.CacheMisses, float64(ms.HeapInuse)/(1<<20))
+	t.Logf("after random reads: cache %d pages, %d of %d bytes, %d hits %d misses; heap in use %.1f MiB", st.CachePages, st.CacheBytes, st.CacheLimit, st.CacheHits, st.CacheMisses, float64(ms.HeapInuse)/(1<<20))
 	// A full scan of one record in order.
 	res, err := s.Read(ctx, "ns", "rec007", kv.Query{})
 	if err != nil || len(res.Items) != items/500 {

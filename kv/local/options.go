@@ -35,9 +35,10 @@ type Options struct {
 	// 4096 to 65536. An existing file keeps the page size it was created
 	// with; a different non-zero PageSize is an error.
 	PageSize int
-	// CacheSize bounds the decoded page cache, in bytes (rounded down to
-	// whole pages, at least 16 pages). The Store's resident memory beyond
-	// it is what in-flight transactions and values hold.
+	// CacheSize bounds the memory of the decoded page cache, in bytes
+	// (page buffers and their cell indexes; at least 16 KiB). The Store's
+	// resident memory beyond it is what in-flight transactions and values
+	// hold.
 	CacheSize int64
 	// FS is the file system the WAL layer uses; nil means the OS. Tests
 	// pass vfs.NewMem() or a fault-injecting file system.

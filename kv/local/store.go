@@ -94,9 +94,8 @@ func Open(path string, opts *Options) (*Store, error) {
 // init creates the meta page and catalog of a new file, then reads the
 // meta page to seed the cache with the newest commit number.
 func (s *Store) init() error {
-	pages := int(s.opts.CacheSize / int64(s.ps))
 	if s.wal.PageCount() == 0 {
-		s.cache = btree.NewCache(pages, 0)
+		s.cache = btree.NewCache(s.opts.CacheSize, 0)
 		wtx, err := s.wal.Begin(context.Background())
 		if err != nil {
 			return err
@@ -122,12 +121,12 @@ func (s *Store) init() error {
 		return err
 	}
 	defer snap.Close()
-	tx, err := btree.Begin(snap, nil, btree.NewCache(16, 0), s.ps)
+	tx, err := btree.Begin(snap, nil, btree.NewCache(0, 0), s.ps)
 	if err != nil {
 		return err
 	}
 	// Commits are numbered from 0 at every Open; the cache starts empty.
-	s.cache = btree.NewCache(pages, 0)
+	s.cache = btree.NewCache(s.opts.CacheSize, 0)
 	s.meta.Store(tx.MetaAs(0))
 	return nil
 }
@@ -289,7 +288,8 @@ type Stats struct {
 	Pages       uint32 // file size in pages
 	FreePages   uint32 // pages on the free list
 	CachePages  int    // pages the cache holds now
-	CacheLimit  int    // the most pages it may hold (Options.CacheSize / PageSize)
+	CacheBytes  int64  // memory those pages hold (page buffers and cell indexes)
+	CacheLimit  int64  // the budget, Options.CacheSize
 	CacheHits   uint64 // page lookups served from the cache
 	CacheMisses uint64 // page lookups that went to the WAL or page file
 	Applies     uint64 // successful Apply calls since Open
@@ -305,7 +305,7 @@ func (s *Store) Stats() (Stats, error) {
 	}
 	defer s.exit()
 	cs, ws := s.cache.Stats(), s.wal.Stats()
-	st := Stats{PageSize: s.ps, CachePages: cs.Entries, CacheLimit: cs.Capacity, CacheHits: cs.Hits, CacheMisses: cs.Misses,
+	st := Stats{PageSize: s.ps, CachePages: cs.Entries, CacheBytes: cs.Bytes, CacheLimit: cs.Limit, CacheHits: cs.Hits, CacheMisses: cs.Misses,
 		Applies: s.applies.Load(), Commits: ws.Commits, WALSyncs: ws.WALSyncs, Checkpoints: ws.Checkpoints}
 	err := s.view(func(tx *btree.Tx) error {
 		st.Pages, st.FreePages = tx.PageCount(), tx.FreeCount()

@@ -6,7 +6,9 @@ import (
 )
 
 // Cache is a bounded cache of decoded tree and free-list pages shared by
-// every transaction of one file. It is safe for concurrent use. Eviction is
+// every transaction of one file. It is safe for concurrent use. Its budget
+// is in bytes of memory the decoded pages hold (page buffer plus the cell
+// index), not in pages, so that it bounds the Store's memory. Eviction is
 // CLOCK (second chance): a hit only sets a reference bit, so lookups share
 // a read lock and never reorder a list.
 //
@@ -20,32 +22,53 @@ import (
 // mu together with the check of latest, so an older read can never replace
 // a newer commit's page.
 type Cache struct {
-	cap int // maximum entries; fixed at construction
+	budget int64 // bytes the entries may hold; fixed at construction
 
-	mu      sync.RWMutex // guards latest, entries, ring, hand; readers take it shared
+	mu      sync.RWMutex // guards latest, entries, ring, free, hand, used; readers take it shared
 	latest  uint64       // newest published commit
 	entries map[uint32]*cacheEntry
-	ring    []*cacheEntry // CLOCK ring, len <= cap
+	ring    []*cacheEntry // CLOCK ring; nil slots are free
+	free    []int         // indexes of nil slots in ring
 	hand    int           // next ring slot the CLOCK hand examines
+	used    int64         // sum of entry costs
 
 	hits, misses atomic.Uint64
 }
 
 type cacheEntry struct {
 	pg      uint32
-	slot    int // index in ring
+	slot    int   // index in ring
+	cost    int64 // bytes the entry holds
 	version uint64
 	val     any         // *node or *trunk
 	ref     atomic.Bool // referenced since the hand last passed
 }
 
-// NewCache returns a cache of at most pages entries (minimum 16), whose
-// newest commit is latest.
-func NewCache(pages int, latest uint64) *Cache {
-	if pages < 16 {
-		pages = 16
+// MinCacheBytes is the smallest cache budget. Transactions hold the nodes
+// they use, so correctness never depends on the cache keeping a page.
+const MinCacheBytes = 4 * MinPageSize
+
+// NewCache returns a cache holding at most budget bytes (at least
+// MinCacheBytes), whose newest commit is latest.
+func NewCache(budget int64, latest uint64) *Cache {
+	budget = max(budget, MinCacheBytes)
+	return &Cache{budget: budget, latest: latest, entries: make(map[uint32]*cacheEntry)}
+}
+
+// cellBytes approximates the memory of one decoded cell (three slice
+// headers' worth of fields).
+const cellBytes = 64
+
+// costOf estimates the bytes a cached value keeps alive: a decoded node
+// aliases its whole page buffer and adds its cell index.
+func costOf(v any, pageSize int) int64 {
+	switch v := v.(type) {
+	case *node:
+		return int64(max(pageSize, v.size) + cellBytes*(len(v.cells)+1))
+	case *trunk:
+		return int64(4*len(v.pages) + cellBytes)
 	}
-	return &Cache{cap: pages, latest: latest, entries: make(map[uint32]*cacheEntry)}
+	return int64(pageSize)
 }
 
 // Latest returns the newest published commit.
@@ -77,7 +100,7 @@ func (c *Cache) get(pg uint32, snap uint64) any {
 
 // fill installs a page read from the pager at snapshot snap, if snap is
 // still the newest commit (else the page may already be stale).
-func (c *Cache) fill(pg uint32, snap uint64, v any) {
+func (c *Cache) fill(pg uint32, snap uint64, v any, pageSize int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if snap != c.latest {
@@ -86,44 +109,54 @@ func (c *Cache) fill(pg uint32, snap uint64, v any) {
 	if e, ok := c.entries[pg]; ok && e.version > snap {
 		return
 	}
-	c.putLocked(pg, snap, v)
+	c.putLocked(pg, snap, v, costOf(v, pageSize))
 }
 
-func (c *Cache) putLocked(pg uint32, version uint64, v any) {
+func (c *Cache) putLocked(pg uint32, version uint64, v any, cost int64) {
 	if e, ok := c.entries[pg]; ok {
-		e.version, e.val = version, v
+		c.used += cost - e.cost
+		e.version, e.val, e.cost = version, v, cost
 		e.ref.Store(true)
-		return
-	}
-	e := &cacheEntry{pg: pg, version: version, val: v}
-	if len(c.ring) < c.cap {
-		e.slot = len(c.ring)
-		c.ring = append(c.ring, e)
-		c.entries[pg] = e
-		return
-	}
-	// Advance the hand past referenced entries (clearing their bit) to a
-	// victim; at most two turns of the ring.
-	for {
-		old := c.ring[c.hand]
-		if old == nil || !old.ref.Load() {
-			if old != nil {
-				delete(c.entries, old.pg)
-			}
-			e.slot = c.hand
-			c.ring[c.hand] = e
-			c.entries[pg] = e
-			c.hand = (c.hand + 1) % len(c.ring)
-			return
+	} else {
+		e := &cacheEntry{pg: pg, version: version, val: v, cost: cost}
+		if n := len(c.free); n > 0 {
+			e.slot = c.free[n-1]
+			c.free = c.free[:n-1]
+			c.ring[e.slot] = e
+		} else {
+			e.slot = len(c.ring)
+			c.ring = append(c.ring, e)
 		}
-		old.ref.Store(false)
-		c.hand = (c.hand + 1) % len(c.ring)
+		c.entries[pg] = e
+		c.used += cost
+	}
+	c.evictLocked(pg)
+}
+
+// evictLocked advances the CLOCK hand, giving referenced entries a second
+// chance (clearing their bit), and evicts until the cache is within its
+// budget. keep (the page just installed) is never the victim; two full
+// turns always find victims, since the first turn clears every bit.
+func (c *Cache) evictLocked(keep uint32) {
+	for steps := 0; c.used > c.budget && steps < 2*len(c.ring)+1; steps++ {
+		c.hand %= len(c.ring)
+		e := c.ring[c.hand]
+		switch {
+		case e == nil || e.pg == keep:
+		case e.ref.Load():
+			e.ref.Store(false)
+		default:
+			c.removeLocked(e.pg)
+		}
+		c.hand++
 	}
 }
 
 func (c *Cache) removeLocked(pg uint32) {
 	if e, ok := c.entries[pg]; ok {
-		c.ring[e.slot] = nil // an empty slot is the next victim
+		c.ring[e.slot] = nil
+		c.free = append(c.free, e.slot)
+		c.used -= e.cost
 		delete(c.entries, pg)
 	}
 }
@@ -131,27 +164,28 @@ func (c *Cache) removeLocked(pg uint32) {
 // publish installs a commit: pages written (with their new content), pages
 // whose cached content must be dropped, and the new latest commit, as one
 // step under the lock.
-func (c *Cache) publish(version uint64, written map[uint32]any, drop []uint32) {
+func (c *Cache) publish(version uint64, written map[uint32]any, drop []uint32, pageSize int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pg := range drop {
 		c.removeLocked(pg)
 	}
 	for pg, v := range written {
-		c.putLocked(pg, version, v)
+		c.putLocked(pg, version, v, costOf(v, pageSize))
 	}
 	c.latest = version
 }
 
 // CacheStats are counters of a Cache.
 type CacheStats struct {
-	Entries, Capacity int
-	Hits, Misses      uint64
+	Entries      int
+	Bytes, Limit int64
+	Hits, Misses uint64
 }
 
 // Stats returns the cache's counters.
 func (c *Cache) Stats() CacheStats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return CacheStats{Entries: len(c.entries), Capacity: c.cap, Hits: c.hits.Load(), Misses: c.misses.Load()}
+	return CacheStats{Entries: len(c.entries), Bytes: c.used, Limit: c.budget, Hits: c.hits.Load(), Misses: c.misses.Load()}
 }

@@ -116,7 +116,7 @@ func TestRandomized(t *testing.T) {
 		t.Run(fmt.Sprintf("page%d", ps), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed(t), 0))
 			p := &memPager{ps: ps, pages: map[uint32][]byte{}}
-			cache := NewCache(64, 0)
+			cache := NewCache(64*4096, 0)
 			m := model{}
 			commits := 120
 			if testing.Short() {
@@ -226,7 +226,7 @@ func TestDeepTree(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 1))
 	const ps = 4096
 	p := &memPager{ps: ps, pages: map[uint32][]byte{}}
-	cache := NewCache(256, 0)
+	cache := NewCache(256*4096, 0)
 	m := model{}
 	n := 30000
 	if testing.Short() {

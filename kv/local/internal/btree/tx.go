@@ -189,7 +189,7 @@ func (tx *Tx) cacheGet(pg uint32) any {
 
 func (tx *Tx) cacheFill(pg uint32, v any) {
 	if !tx.nocache {
-		tx.cache.fill(pg, tx.snap, v)
+		tx.cache.fill(pg, tx.snap, v, tx.ps)
 	}
 }
 
@@ -333,7 +333,7 @@ func (tx *Tx) Publish() {
 		written[pg] = t
 	}
 	drop := append(tx.freed, tx.direct...)
-	tx.cache.publish(tx.meta.txid, written, drop)
+	tx.cache.publish(tx.meta.txid, written, drop, tx.ps)
 	tx.dirty, tx.trunks, tx.w = nil, nil, nil
 }
 
