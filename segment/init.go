@@ -65,11 +65,20 @@ func (in *Init) Track(id uint32) (Track, bool) {
 	return Track{}, false
 }
 
+// MaxInitSize bounds the init segments InspectInit accepts. Real CMAF
+// headers are a few KiB (tens with DRM pssh boxes); the bound keeps a hostile
+// header from driving mp4ff's recursive container decoding arbitrarily deep.
+const MaxInitSize = 1 << 20
+
 // InspectInit parses an init segment (ftyp + moov with an mvex). The input
-// is untrusted: framing is checked before mp4ff sees it and any panic inside
-// mp4ff becomes an ErrMalformed error. The returned Init keeps a reference
-// to data; do not modify data afterwards.
+// is untrusted: it must not exceed MaxInitSize, framing is checked before
+// mp4ff sees it, and any panic inside mp4ff becomes an ErrMalformed error.
+// The returned Init keeps a reference to data; do not modify data
+// afterwards.
 func InspectInit(data []byte) (in *Init, err error) {
+	if len(data) > MaxInitSize {
+		return nil, fmt.Errorf("%w: init: %d bytes, more than %d", ErrMalformed, len(data), MaxInitSize)
+	}
 	boxes, d := walkBoxes(data, 0, len(data), nil)
 	if d != nil {
 		return nil, fmt.Errorf("%w: init: %s", ErrMalformed, d.Detail)

@@ -227,6 +227,7 @@ func TestInspectInitRejects(t *testing.T) {
 		{"truncated", good[:len(good)-10]},
 		{"media-segment", readFile(t, "seg-0-1.m4s")},
 		{"ftyp-only", good[:bytes.Index(good, []byte("moov"))-4]},
+		{"too-large", append(append([]byte(nil), good...), make([]byte, segment.MaxInitSize)...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := segment.InspectInit(tc.data); !errors.Is(err, segment.ErrMalformed) {
