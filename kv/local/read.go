@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/edgekit/edgekit/kv"
@@ -210,7 +211,7 @@ func (s *Store) IDs(ctx context.Context, ns string, cursor []byte, limit int) ([
 		return nil, nil, err
 	}
 	if limit < 0 {
-		return nil, nil, kv.ErrInvalid
+		return nil, nil, fmt.Errorf("%w: negative limit %d", kv.ErrInvalid, limit)
 	}
 	if err := s.enter(); err != nil {
 		return nil, nil, err

@@ -3,7 +3,9 @@ package local
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
+	"fmt"
+
+	"github.com/edgekit/edgekit/kv/local/internal/btree"
 )
 
 // Keys of a namespace tree. Every entry of a record sorts under the record's
@@ -23,7 +25,7 @@ const (
 	cellExpires   = 1 << 1 // an i64 expiry (unix nanoseconds) follows the timestamp
 )
 
-var errBadCell = errors.New("edgekit/kv/local: corrupt item cell")
+var errBadCell = fmt.Errorf("%w: item cell or key does not decode", btree.ErrCorrupt)
 
 // recordPrefix returns u16 len(id) | id.
 func recordPrefix(dst []byte, id string) []byte {

@@ -51,8 +51,16 @@ var (
 	_ kv.Atomic = (*Store)(nil)
 )
 
-// ErrPageSize is returned by Open for an unsupported Options.PageSize.
-var ErrPageSize = errors.New("edgekit/kv/local: page size must be a power of two from 4096 to 65536")
+// Errors of this package. Errors from the WAL layer (package wal) pass
+// through wrapped; test them with errors.Is against wal's sentinels.
+var (
+	// ErrPageSize is returned by Open for an unsupported Options.PageSize.
+	ErrPageSize = errors.New("edgekit/kv/local: page size must be a power of two from 4096 to 65536")
+	// ErrCorrupt is wrapped by every error about a page or entry that does
+	// not decode (the message names the page). The file needs repair from
+	// a backup; Verify reports the first problem it finds.
+	ErrCorrupt = btree.ErrCorrupt
+)
 
 // Open opens the store at path, creating it if needed. path names the page
 // file, or an existing directory in which the file is FileName. The WAL is

@@ -14,6 +14,7 @@ import (
 	"github.com/edgekit/edgekit/kv"
 	"github.com/edgekit/edgekit/kv/local"
 	"github.com/edgekit/edgekit/wal/vfs"
+	"go.uber.org/goleak"
 )
 
 // fakeClock is a settable clock for TTL tests.
@@ -354,5 +355,23 @@ func TestGroupCommit(t *testing.T) {
 		if err != nil || len(res.Items) != 2*each {
 			t.Fatalf("writer %d after reopen: %d items (%v), want %d", w, len(res.Items), err, 2*each)
 		}
+	}
+}
+
+// TestNoGoroutineOutlivesStore: the sweeper and the WAL's background
+// checkpointer stop with Close.
+func TestNoGoroutineOutlivesStore(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	s, err := local.Open(t.TempDir(), &local.Options{AutoCheckpoint: 4, SweepInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CreateNamespace(ctx, "ns")
+	for i := range 50 {
+		s.Apply(ctx, "ns", "r", []kv.Mutation{put(fmt.Sprint(i), "v", int64(i+1)), {Op: kv.OpDeleteRange, Key: []byte("0"), End: []byte("1"), Timestamp: int64(i + 1)}})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
