@@ -142,7 +142,9 @@ func TestReadStatement(t *testing.T) {
 		{"start-is-end", kv.Query{Start: b("m"), End: b("m")}, readPos{}, "", 0},
 		{"keys", kv.Query{Keys: [][]byte{b("b"), b("a")}}, readPos{}, tb.selectKeys[0], 2},
 		{"keys-after-last", kv.Query{Keys: [][]byte{b("b"), b("a")}}, readPos{hasLast: true, last: b("b")}, "", 0},
-		{"keys-reverse-after", kv.Query{Keys: [][]byte{b("b"), b("a")}, Reverse: true}, readPos{hasLast: true, last: b("b")}, tb.selectKeys[1], 2},
+		{"keys-reverse-after", kv.Query{Keys: [][]byte{b("c"), b("b"), b("a")}, Reverse: true}, readPos{hasLast: true, last: b("c")}, tb.selectKeys[1], 2},
+		{"one-key", kv.Query{Keys: [][]byte{b("b"), b("b")}}, readPos{}, tb.selectKey, 2},
+		{"one-key-left", kv.Query{Keys: [][]byte{b("b"), b("a")}, Reverse: true}, readPos{hasLast: true, last: b("b")}, tb.selectKey, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var keys [][]byte

@@ -41,11 +41,18 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 	if q.Keys != nil {
 		keys = scanOrder(q.Keys, q.Reverse)
 	}
-	qid := readIdentity(ns, id, q, keys)
+	// The query identity is built only when a cursor is read or issued.
+	var qid []byte
+	identity := func() []byte {
+		if qid == nil {
+			qid = readIdentity(ns, id, q, keys)
+		}
+		return qid
+	}
 	var pos readPos
 	if q.Cursor != nil {
 		var err error
-		if pos, err = s.openRead(qid, q.Cursor); err != nil {
+		if pos, err = s.openRead(identity(), q.Cursor); err != nil {
 			return kv.Result{}, err
 		}
 	}
@@ -63,7 +70,9 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 	total := 0 // key+value+metadata bytes returned so far
 	state := pos.state
 	for {
-		fetch := limit - len(res.Items)
+		// Rows per round trip: what is left of the limit, at most
+		// maxFetch (larger pages only hold more memory on both sides).
+		fetch := min(limit-len(res.Items), maxFetch)
 		if q.MaxBytes > 0 {
 			avg := max(1, t.avgItem.Load())
 			want := (int64(q.MaxBytes-total) + avg - 1) / avg
@@ -94,7 +103,7 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 			// Stopped inside a driver page: resume after the last key,
 			// with a fresh statement bounded by it.
 			last := res.Items[len(res.Items)-1].Key
-			res.Cursor = s.sealRead(qid, readPos{hasLast: true, last: last})
+			res.Cursor = s.sealRead(identity(), readPos{hasLast: true, last: last})
 			break
 		}
 		if len(next) == 0 {
@@ -103,7 +112,7 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 		if full {
 			// Stopped at a page boundary: the driver's paging state (of
 			// the statement this cursor's bound built) resumes it.
-			res.Cursor = s.sealRead(qid, readPos{hasLast: pos.hasLast, last: pos.last, state: next})
+			res.Cursor = s.sealRead(identity(), readPos{hasLast: pos.hasLast, last: pos.last, state: next})
 			break
 		}
 		state = next
@@ -115,6 +124,13 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 	}
 	return res, nil
 }
+
+// maxFetch caps the rows of one driver page; a Read with a larger Limit
+// takes several round trips. maxIDs caps an IDs call (CQL LIMIT is 32-bit).
+const (
+	maxFetch = 10000
+	maxIDs   = 1 << 20
+)
 
 func itemSize(it *kv.Item) int { return len(it.Key) + len(it.Value) + len(it.Metadata) }
 
@@ -139,8 +155,12 @@ func (t *table) readStatement(id string, q kv.Query, keys [][]byte, pos readPos)
 			}
 			keys = keys[i:]
 		}
-		if len(keys) == 0 {
+		switch len(keys) {
+		case 0:
 			return "", nil
+		case 1:
+			// A point read: key = ? is cheaper to plan than IN.
+			return t.selectKey, []any{id, keys[0]}
 		}
 		return t.selectKeys[rev], []any{id, keys}
 	}
@@ -244,6 +264,7 @@ func (s *Store) IDs(ctx context.Context, ns string, cursor []byte, limit int) ([
 	if limit == 0 {
 		limit = s.set.pageSize
 	}
+	limit = min(limit, maxIDs)
 	qid := idsIdentity(ns)
 	t := s.table(ns)
 	var pos idsPos

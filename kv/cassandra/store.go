@@ -142,24 +142,20 @@ func (s *Store) query(t *table, stmt string, args ...any) *gocql.Query {
 // clustering order and table options its Namespace settings name. The
 // driver waits for schema agreement before it returns.
 func (s *Store) CreateNamespace(ctx context.Context, ns string) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	if err := kv.CheckNamespace(ns); err != nil {
-		return err
-	}
-	t := s.table(ns)
-	if err := s.session.Query(t.create).ExecContext(ctx); err != nil {
-		return mapErr("create namespace", ns, err)
-	}
-	return nil
+	return s.schemaChange(ctx, "create namespace", ns, func(t *table) string { return t.create })
 }
 
 // DropNamespace drops the table of ns with everything in it. On a cluster
 // with auto_snapshot enabled (Cassandra's default) the server keeps a
 // snapshot of the dropped data until an operator clears it.
 func (s *Store) DropNamespace(ctx context.Context, ns string) error {
+	return s.schemaChange(ctx, "drop namespace", ns, func(t *table) string { return t.drop })
+}
+
+// schemaChange runs the DDL statement that stmt picks for namespace ns.
+// DDL is not idempotent to the driver (no retries, no hedging): a CREATE
+// retried after a timeout can race its own first attempt.
+func (s *Store) schemaChange(ctx context.Context, op, ns string, stmt func(*table) string) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -167,9 +163,8 @@ func (s *Store) DropNamespace(ctx context.Context, ns string) error {
 	if err := kv.CheckNamespace(ns); err != nil {
 		return err
 	}
-	t := s.table(ns)
-	if err := s.session.Query(t.drop).ExecContext(ctx); err != nil {
-		return mapErr("drop namespace", ns, err)
+	if err := s.session.Query(stmt(s.table(ns))).ExecContext(ctx); err != nil {
+		return mapErr(op, ns, err)
 	}
 	return nil
 }

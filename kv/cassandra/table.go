@@ -55,6 +55,7 @@ type table struct {
 	selectRange [nLower][2][2]string
 	// selectKeys[reverse]: args id, keys.
 	selectKeys [2]string
+	selectKey  string // args: id, key
 
 	idsFirst, idsFrom string // args: [token], limit
 
@@ -90,6 +91,7 @@ func newTable(keyspace, ns string, n Namespace) *table {
 	for rev := range 2 {
 		t.selectKeys[rev] = fmt.Sprintf(`SELECT %s FROM %s WHERE id = ? AND key IN ? ORDER BY key %s`, readColumns, q, dir(rev == 1))
 	}
+	t.selectKey = fmt.Sprintf(`SELECT %s FROM %s WHERE id = ? AND key = ?`, readColumns, q)
 	// SELECT DISTINCT returns only partitions with a live row, which is
 	// exactly kv's "ids with at least one live item".
 	t.idsFirst = fmt.Sprintf(`SELECT DISTINCT token(id), id FROM %s LIMIT ?`, q)
