@@ -78,7 +78,7 @@ func TestFlightCtx(t *testing.T) {
 	before := runtime.NumGoroutine()
 	child, cancelChild := context.WithCancel(&c)
 	defer cancelChild()
-	if n := runtime.NumGoroutine(); n != before {
+	if n := runtime.NumGoroutine(); n > before { // only growth counts: earlier tests' goroutines may still be exiting
 		t.Fatalf("deriving a context started %d goroutines", n-before)
 	}
 	c.cancel(causeAbandoned)
