@@ -63,9 +63,6 @@ func (p partition) id() string {
 	return string(b)
 }
 
-// base returns the unsplit partition p belongs to.
-func (p partition) base() partition { p.j, p.m = 0, 0; return p }
-
 // parsePartition decodes an id written by partition.id; anything else,
 // including non-canonical numbers, is an error.
 func parsePartition(id string) (partition, error) {
@@ -173,14 +170,6 @@ func parseItemKey(k []byte) (us int64, id, item []byte, err error) {
 		return 0, nil, nil, fmt.Errorf("%w: malformed item key", ErrInvalid)
 	}
 	return math.MaxInt64 - int64(inv), k[keyHeaderLen : keyHeaderLen+n], k[keyHeaderLen+n:], nil
-}
-
-// prefixLen returns the length of the event prefix of item key k, or -1.
-func prefixLen(k []byte) int {
-	if len(k) < keyHeaderLen || len(k) < keyHeaderLen+int(k[8]) {
-		return -1
-	}
-	return keyHeaderLen + int(k[8])
 }
 
 // prefixEnd returns the first key after every key that starts with p, or

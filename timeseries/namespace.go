@@ -35,7 +35,9 @@ type Namespace struct {
 	splitMu sync.RWMutex
 	splits  map[string]*splitRec // base partition id → split state
 	bloom   *bloom               // base partition ids of published splits
-	lastTS  int64                // last split-record timestamp written (µs)
+
+	tsMu   sync.Mutex // guards lastTS
+	lastTS int64      // last split-record timestamp written (µs)
 
 	densMu sync.Mutex                 // guards dens
 	dens   map[int64]map[string]int64 // slice start → series/tb → bytes written

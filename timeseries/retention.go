@@ -81,3 +81,13 @@ func (n *Namespace) Slices(ctx context.Context) ([]time.Time, error) {
 	slices.SortFunc(out, time.Time.Compare)
 	return out, nil
 }
+
+// EventBuckets returns the event-bucket count of the slice holding t, or 0
+// when that slice does not exist (yet, or any more).
+func (n *Namespace) EventBuckets(ctx context.Context, t time.Time) (int, error) {
+	s, err := n.getSlice(ctx, n.sliceStart(t.UnixMicro()))
+	if s == nil || err != nil {
+		return 0, err
+	}
+	return s.buckets, nil
+}

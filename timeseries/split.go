@@ -143,28 +143,12 @@ func (n *Namespace) splitOne(ctx context.Context, pid string, p partition, r *sp
 		if err := n.copySplit(ctx, pid, r, children); err != nil {
 			return false, err
 		}
-		postN, postSum, err := n.checksum(ctx, r.ns, children)
-		if err != nil {
-			return false, err
-		}
-		if postN != r.preN || postSum != r.preSum {
-			// Writes that landed behind the cursor went to both layouts;
-			// count the original again before doubting the copy.
-			if r.preN, r.preSum, err = n.checksum(ctx, r.ns, []string{pid}); err != nil {
-				return false, err
-			}
-		}
-		if postN == r.preN && postSum == r.preSum {
-			r.state, r.postN, r.postSum = statePublished, postN, postSum
-			if err := n.persistSplit(ctx, pid, r); err != nil {
-				return false, err
-			}
-			n.setSplit(pid, r, true)
-			n.stats.splitsPublished.Add(1)
-			return true, nil
+		ok, err := n.verifyAndPublish(ctx, pid, r, children, attempt > 0)
+		if ok || err != nil {
+			return ok, err
 		}
 		n.opts.Logger.Warn("timeseries: split checksum mismatch, copying again", "partition", pid,
-			"original", r.preN, "copy", postN, "attempt", attempt+1)
+			"original", r.preN, "copy", r.postN, "attempt", attempt+1)
 		r.cursor, r.preN, r.preSum = nil, 0, 0
 	}
 	r.state = stateAborted
@@ -176,12 +160,53 @@ func (n *Namespace) splitOne(ctx context.Context, pid string, p partition, r *sp
 	return false, nil
 }
 
+// verifyAndPublish compares the checksums of the original and the new
+// layout and publishes the split when they agree. Without fence, writes may
+// run meanwhile; a mismatch then recounts the original, since writes behind
+// the copy cursor went to both layouts. With fence, writers are held off
+// (splitMu exclusively) while both sides are counted and the split is
+// published, so the comparison is exact however busy the partition is.
+func (n *Namespace) verifyAndPublish(ctx context.Context, pid string, r *splitRec, children []string, fence bool) (bool, error) {
+	if fence {
+		n.splitMu.Lock()
+		defer n.splitMu.Unlock()
+	}
+	var err error
+	if r.postN, r.postSum, err = n.checksum(ctx, r.ns, children); err != nil {
+		return false, err
+	}
+	if r.postN != r.preN || r.postSum != r.preSum {
+		if r.preN, r.preSum, err = n.checksum(ctx, r.ns, []string{pid}); err != nil {
+			return false, err
+		}
+	}
+	if r.postN != r.preN || r.postSum != r.preSum {
+		return false, nil
+	}
+	r.state = statePublished
+	if err := n.persistSplit(ctx, pid, r); err != nil {
+		r.state = stateCopying
+		return false, err
+	}
+	if fence {
+		n.setSplitLocked(pid, r, true)
+	} else {
+		n.setSplit(pid, r, true)
+	}
+	n.stats.splitsPublished.Add(1)
+	return true, nil
+}
+
 // setSplit installs a copy of r in memory. Taking splitMu exclusively
 // waits for writes in flight, which is what makes the copying switch safe.
 func (n *Namespace) setSplit(pid string, r *splitRec, published bool) {
-	c := *r
 	n.splitMu.Lock()
 	defer n.splitMu.Unlock()
+	n.setSplitLocked(pid, r, published)
+}
+
+func (n *Namespace) setSplitLocked(pid string, r *splitRec, published bool) {
+	c := *r
 	n.splits[pid] = &c
 	if published {
 		n.rebuildBloomLocked()

@@ -38,7 +38,7 @@ type splitRec struct {
 	cursor  []byte // last item key copied (the checkpoint)
 }
 
-const splitRecFixed = 1 + 2 + 8*6 + 2
+const splitRecFixed = 1 + 2 + 8*5 + 2
 
 // encode (frozen):
 //
@@ -85,9 +85,9 @@ func (n *Namespace) nextTSLocked() int64 {
 
 // persistSplit writes r durably under base partition id pid.
 func (n *Namespace) persistSplit(ctx context.Context, pid string, r *splitRec) error {
-	n.splitMu.Lock()
+	n.tsMu.Lock()
 	ts := n.nextTSLocked()
-	n.splitMu.Unlock()
+	n.tsMu.Unlock()
 	return n.store.Apply(ctx, r.ns, splitsID, []kv.Mutation{{Op: kv.OpPut, Key: []byte(pid), Value: r.encode(), Timestamp: ts}})
 }
 
@@ -100,6 +100,7 @@ func (n *Namespace) loadSplits(ctx context.Context) error {
 		return err
 	}
 	found := make(map[string]*splitRec)
+	var newest int64 // highest record timestamp seen
 	for _, ns := range names {
 		if _, ok := n.parseSliceName(ns); !ok {
 			continue
@@ -121,12 +122,18 @@ func (n *Namespace) loadSplits(ctx context.Context) error {
 				}
 				r.ns = ns
 				found[string(it.Key)] = r
+				newest = max(newest, it.Timestamp)
 			}
 			if cursor = res.Cursor; cursor == nil {
 				break
 			}
 		}
 	}
+	// Our next record must outrank every stored one under last-writer-wins,
+	// even if our clock is behind the writer's.
+	n.tsMu.Lock()
+	n.lastTS = max(n.lastTS, newest)
+	n.tsMu.Unlock()
 	n.splitMu.Lock()
 	defer n.splitMu.Unlock()
 	for pid, r := range found {
