@@ -50,6 +50,15 @@ func (r *Ring) newBound(epsilon float64) (bound, error) {
 // scheme. Errors: ErrEmpty, ErrLoadsLength, ErrBadOption (ε ≤ 0, or a
 // negative load).
 func (r *Ring) LocateBounded(key []byte, loads []int64, epsilon float64) (string, int, error) {
+	return r.locateBounded(fold(r.hash.sum(key)), loads, epsilon)
+}
+
+// LocateBoundedString is LocateBounded for a string key, without copying it.
+func (r *Ring) LocateBoundedString(key string, loads []int64, epsilon float64) (string, int, error) {
+	return r.locateBounded(fold(r.hash.sumString(key)), loads, epsilon)
+}
+
+func (r *Ring) locateBounded(p uint32, loads []int64, epsilon float64) (string, int, error) {
 	if len(r.members) == 0 {
 		return "", -1, ErrEmpty
 	}
@@ -67,7 +76,7 @@ func (r *Ring) LocateBounded(key []byte, loads []int64, epsilon float64) (string
 		}
 		total += l
 	}
-	i := r.successor(fold(r.hash.sum(key)))
+	i := r.successor(p)
 	// The capacities sum to at least (1+ε)·total > Σloads, so some member
 	// has room and one lap (which visits every member) finds it.
 	for range len(r.points) {

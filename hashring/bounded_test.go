@@ -95,6 +95,9 @@ func TestLocateBoundedUnloadedIsLocate(t *testing.T) {
 		if err != nil || id != r.Locate(buf) {
 			t.Fatalf("key %q: LocateBounded got %q (%v) want %q", buf, id, err, r.Locate(buf))
 		}
+		if ids, _, err := r.LocateBoundedString(string(buf), loads, 0.25); err != nil || ids != id {
+			t.Fatalf("key %q: LocateBoundedString got %q (%v) want %q", buf, ids, err, id)
+		}
 		l, err := b.Acquire(buf)
 		if err != nil || l.ID != r.Locate(buf) {
 			t.Fatalf("key %q: Acquire got %q (%v) want %q", buf, l.ID, err, r.Locate(buf))
