@@ -191,14 +191,8 @@ func (s *Store) backfill() error {
 		pages = append(pages, pg)
 	}
 	slices.Sort(pages)
-	buf := make([]byte, s.pageSize)
-	for _, pg := range pages {
-		if _, err := s.wal.ReadAt(buf, frameOffset(latest[pg], s.pageSize)+frameHeaderSize); err != nil {
-			return fmt.Errorf("edgekit/wal: checkpoint reading frame %d: %w", latest[pg], err)
-		}
-		if _, err := s.db.WriteAt(buf, int64(pg-1)*int64(s.pageSize)); err != nil {
-			return fmt.Errorf("edgekit/wal: checkpoint writing page %d: %w", pg, err)
-		}
+	if err := s.copyPages(pages, latest); err != nil {
+		return err
 	}
 	if complete {
 		// Every snapshot is at the latest commit, so none reads past nPage:
@@ -219,6 +213,44 @@ func (s *Store) backfill() error {
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// copyBatch bounds the bytes a checkpoint writes to the db file per call.
+const copyBatch = 1 << 20
+
+// copyPages copies page latest[pg] of the WAL to the db file for each pg in
+// pages (sorted), writing each run of consecutive page numbers with one
+// WriteAt of up to copyBatch bytes.
+func (s *Store) copyPages(pages []uint32, latest map[uint32]uint32) error {
+	ps := s.pageSize
+	buf := make([]byte, 0, min(len(pages)*ps, max(copyBatch, ps)))
+	var first uint32 // page number of buf[0:ps]
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if _, err := s.db.WriteAt(buf, int64(first-1)*int64(ps)); err != nil {
+			return fmt.Errorf("edgekit/wal: checkpoint writing pages %d-%d: %w", first, first+uint32(len(buf)/ps)-1, err)
+		}
+		buf = buf[:0]
+		return nil
+	}
+	for _, pg := range pages {
+		if len(buf) > 0 && (pg != first+uint32(len(buf)/ps) || len(buf)+ps > cap(buf)) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if len(buf) == 0 {
+			first = pg
+		}
+		buf = buf[:len(buf)+ps]
+		f := latest[pg]
+		if _, err := s.wal.ReadAt(buf[len(buf)-ps:], frameOffset(f, ps)+frameHeaderSize); err != nil {
+			return fmt.Errorf("edgekit/wal: checkpoint reading frame %d: %w", f, err)
+		}
+	}
+	return flush()
 }
 
 // restartLocked starts a new WAL generation: the next commit writes a new

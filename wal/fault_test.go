@@ -158,7 +158,7 @@ func TestCheckpointENOSPCKeepsStoreConsistent(t *testing.T) {
 	for i := 1; i <= 30; i++ {
 		w.apply(ctx, st, i)
 	}
-	ffs.Inject(vfstest.Rule{Op: vfstest.OpWrite, Suffix: ".db", After: 3, Err: syscall.ENOSPC, Persistent: true})
+	ffs.Inject(vfstest.Rule{Op: vfstest.OpWrite, Suffix: ".db", Err: syscall.ENOSPC, Persistent: true})
 	res, err := st.Checkpoint(ctx, wal.Truncate)
 	if !errors.Is(err, syscall.ENOSPC) || res.Checkpointed != 0 {
 		t.Fatalf("checkpoint on a full disk: got %+v, %v", res, err)

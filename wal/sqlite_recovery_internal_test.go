@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,7 +56,10 @@ UPDATE t SET v = randomblob(100) WHERE id < 50;
 func TestRecoveryMatchesSQLite(t *testing.T) {
 	bin := peertest.Exec(t, "sqlite3", "apt-get install sqlite3")
 	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	if v, err := strconv.ParseUint(os.Getenv("EDGEKIT_WAL_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	t.Logf("seed %d (replay with EDGEKIT_WAL_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.db")
