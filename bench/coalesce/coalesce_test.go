@@ -77,29 +77,9 @@ func BenchmarkDoContended(b *testing.B) {
 		})
 		b.ReportMetric(float64(calls.Load())/float64(b.N), "calls/op")
 	}
-	b.Run("impl=singleflight", func(b *testing.B) {
-		var g singleflight.Group
-		run(b, func(calls *atomic.Int64) {
-			_, _, _ = g.Do("seg", func() (any, error) { calls.Add(1); return spin(), nil })
-		})
+	impls(b, func(b *testing.B, do func(key string, calls *atomic.Int64)) {
+		run(b, func(calls *atomic.Int64) { do("seg", calls) })
 	})
-	for _, tc := range []struct {
-		name   string
-		ctx    context.Context
-		linger time.Duration
-	}{
-		{"impl=edgekit,ctx=background", context.Background(), 0},
-		{"impl=edgekit,ctx=cancellable", cancellable(b), 0},
-		{"impl=edgekit,ctx=cancellable,linger=1ms", cancellable(b), time.Millisecond},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			g := coalesce.New[string, int](&coalesce.Options{Linger: tc.linger})
-			defer g.Close()
-			run(b, func(calls *atomic.Int64) {
-				_, _, _ = g.Do(tc.ctx, "seg", func(context.Context) (int, error) { calls.Add(1); return spin(), nil })
-			})
-		})
-	}
 }
 
 // BenchmarkDoBurst: 1,000 goroutines call Do for the same fresh key at the
@@ -137,10 +117,20 @@ func BenchmarkDoBurst(b *testing.B) {
 		}
 		b.ReportMetric(float64(calls.Load())/float64(key), "calls/op")
 	}
+	impls(b, func(b *testing.B, do func(key string, calls *atomic.Int64)) {
+		burst(b, func(key int, calls *atomic.Int64) { do(strconv.Itoa(key), calls) })
+	})
+}
+
+// impls runs body once per implementation under comparison, handing it
+// that implementation's Do (fn: spin, counted in calls): singleflight, and
+// edgekit with a context that cannot end, a cancellable one, and a
+// cancellable one with a 1 ms linger.
+func impls(b *testing.B, body func(b *testing.B, do func(key string, calls *atomic.Int64))) {
 	b.Run("impl=singleflight", func(b *testing.B) {
 		var g singleflight.Group
-		burst(b, func(key int, calls *atomic.Int64) {
-			_, _, _ = g.Do(strconv.Itoa(key), func() (any, error) { calls.Add(1); return spin(), nil })
+		body(b, func(key string, calls *atomic.Int64) {
+			_, _, _ = g.Do(key, func() (any, error) { calls.Add(1); return spin(), nil })
 		})
 	})
 	for _, tc := range []struct {
@@ -155,8 +145,8 @@ func BenchmarkDoBurst(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			g := coalesce.New[string, int](&coalesce.Options{Linger: tc.linger})
 			defer g.Close()
-			burst(b, func(key int, calls *atomic.Int64) {
-				_, _, _ = g.Do(tc.ctx, strconv.Itoa(key), func(context.Context) (int, error) { calls.Add(1); return spin(), nil })
+			body(b, func(key string, calls *atomic.Int64) {
+				_, _, _ = g.Do(tc.ctx, key, func(context.Context) (int, error) { calls.Add(1); return spin(), nil })
 			})
 		})
 	}
