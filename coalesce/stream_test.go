@@ -716,3 +716,36 @@ func TestDoneContextStartsNothing(t *testing.T) {
 		t.Fatalf("flights started: %d, %d; want 0", a.Flights, b.Flights)
 	}
 }
+
+// TestStreamLeaderTimeout: past the leader deadline the fill's context
+// ends with DeadlineExceeded and its Writer refuses more bytes, so readers
+// see the bytes written so far and then the fill's error.
+func TestStreamLeaderTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := newClock()
+		s := coalesce.NewStream[string, hdr](&coalesce.Options{LeaderTimeout: 3 * time.Second, Clock: clk})
+		step := make(chan struct{})
+		rd, err := s.Open(context.Background(), "k", func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+			if _, err := io.WriteString(w, "early"); err != nil {
+				return err
+			}
+			<-step // ignores ctx on purpose: the Writer must stop it
+			if ctx.Err() != context.DeadlineExceeded {
+				t.Errorf("fill ctx err = %v, want DeadlineExceeded", ctx.Err())
+			}
+			_, err := io.WriteString(w, "late")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rd.Close()
+		synctest.Wait()
+		clk.Advance(3 * time.Second)
+		close(step)
+		got, err := io.ReadAll(rd)
+		if string(got) != "early" || !errors.Is(err, coalesce.ErrLeaderTimeout) {
+			t.Fatalf("ReadAll = %q, %v; want early, ErrLeaderTimeout", got, err)
+		}
+	})
+}
