@@ -33,9 +33,10 @@
 // A finished result can keep serving new callers for Options.Linger (a
 // micro-cache for a segment that was just published: the next request often
 // arrives microseconds after the flight ended). Failed results linger for
-// Options.ErrorLinger, by default not at all. Lingering results expire in
-// order from one timer per Group, never a goroutine per entry, and expiry
-// drops them so the memory can be freed. [Group.Forget] invalidates a key's
+// Options.ErrorLinger, by default not at all; a streaming fill can set its
+// own window with Writer.SetLinger (0 for an uncacheable response).
+// Lingering results expire in order from one timer per Group, never a
+// goroutine per entry, and expiry drops them so the memory can be freed. [Group.Forget] invalidates a key's
 // lingering result or detaches its running flight (the object changed:
 // another pipeline republished the segment).
 //
