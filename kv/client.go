@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,8 +125,9 @@ const SweepMargin = time.Minute
 
 // Client is the KV abstraction on any Store: idempotency tokens, chunked
 // large values, byte-budget pagination with authenticated page tokens,
-// jittered TTLs and multi-item mutations. It holds no mutable state after
-// NewClient and is safe for concurrent use. It does not own the Store:
+// jittered TTLs and multi-item mutations. Its only mutable state is the
+// time of the last token it issued (an atomic); it is safe for concurrent
+// use. It does not own the Store:
 // close the Store when done.
 type Client struct {
 	store  Store
@@ -134,6 +136,8 @@ type Client struct {
 	rand   io.Reader
 	log    *slog.Logger
 	atomic bool // store applies one Apply call atomically
+
+	lastToken atomic.Int64 // µs of the last token NewToken issued
 }
 
 // NewClient returns a Client on store. It fails only on invalid Options

@@ -30,7 +30,9 @@
 // # Idempotency tokens
 //
 // Each Client write carries a [Token] {generation time, 128 random bits},
-// fresh by default or passed with [WithToken]. The generation time becomes
+// fresh by default or passed with [WithToken]; one Client's token times
+// strictly increase, so its own writes apply in the order it issued them
+// even within one clock tick. The generation time becomes
 // the Store timestamp of every put (deletes get one microsecond less, so a
 // Mutate that deletes a range and writes into it keeps its writes), and the
 // chunk write id and TTL jitter derive from the token. A retried or hedged

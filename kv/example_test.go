@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/edgekit/edgekit/kv"
 	"github.com/edgekit/edgekit/kv/kvtest"
@@ -101,4 +102,29 @@ func ExampleClient_Get_pagination() {
 	// 3 items from e06
 	// 3 items from e03
 	// 1 items from e00
+}
+
+// Sweep reclaims the chunks of overwritten and deleted values once they
+// are older than the token window; run it periodically.
+func ExampleClient_Sweep() {
+	ctx := context.Background()
+	store := kvtest.NewMemStore()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c, _ := kv.NewClient(store, &kv.Options{Now: func() time.Time { return now }})
+	_ = c.CreateNamespace(ctx, "media")
+
+	big := make([]byte, 3<<20)
+	_ = c.Put(ctx, "media", "a", []byte("v"), big)
+	_ = c.Put(ctx, "media", "a", []byte("v"), big[1:]) // the first write's chunks are now orphans
+	_ = c.Put(ctx, "media", "b", []byte("v"), big)
+	_ = c.DeleteRecord(ctx, "media", "b") // and so are these
+
+	st, _ := c.Sweep(ctx, "media")
+	fmt.Printf("now:   %+v\n", st)
+	now = now.Add(time.Hour)
+	st, _ = c.Sweep(ctx, "media")
+	fmt.Printf("later: %+v\n", st)
+	// Output:
+	// now:   {Writes:3 Young:3 Live:0 Deleted:0}
+	// later: {Writes:3 Young:0 Live:1 Deleted:2}
 }

@@ -84,9 +84,23 @@ func (e *TokenError) Error() string {
 func (e *TokenError) Unwrap() error { return ErrTokenWindow }
 
 // NewToken returns a token generated now by the Client's clock and
-// randomness.
+// randomness. Token times from one Client strictly increase (Netflix's
+// client-side monotonic generation time): a token issued in the same
+// microsecond as the previous one, or after the clock stepped back, gets
+// the previous time plus one microsecond, so a Client's own writes are
+// ordered as issued — a delete after a put hides it — even on a coarse or
+// frozen clock.
 func (c *Client) NewToken() (Token, error) {
-	t := Token{Time: time.UnixMicro(c.now().UnixMicro())}
+	now := c.now().UnixMicro()
+	var us int64
+	for {
+		last := c.lastToken.Load()
+		us = max(now, last+1)
+		if c.lastToken.CompareAndSwap(last, us) {
+			break
+		}
+	}
+	t := Token{Time: time.UnixMicro(us)}
 	if _, err := c.rand.Read(t.Random[:]); err != nil {
 		return Token{}, fmt.Errorf("edgekit/kv: reading randomness for a token: %w", err)
 	}

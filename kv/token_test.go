@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,5 +90,52 @@ func TestTTLJitter(t *testing.T) {
 	}
 	if got := at(ttl + ttl/20); got != mid {
 		t.Errorf("retry with the same token: %d live at the mid point, first write had %d", got, mid)
+	}
+}
+
+func TestTokensMonotonic(t *testing.T) {
+	f := newFixture(t, nil, nil) // the fixture's clock stands still
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			prev := int64(0)
+			for range 250 {
+				tok, err := f.c.NewToken()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if tok.Micros() <= prev {
+					t.Errorf("token time %d after %d: not increasing", tok.Micros(), prev)
+				}
+				prev = tok.Micros()
+				mu.Lock()
+				if seen[prev] {
+					t.Errorf("token time %d issued twice", prev)
+				}
+				seen[prev] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	// A clock that steps back does not make tokens go back.
+	before, _ := f.c.NewToken()
+	f.clk.Add(-time.Second)
+	after, _ := f.c.NewToken()
+	if after.Micros() <= before.Micros() {
+		t.Errorf("after the clock stepped back: token %d, previous %d", after.Micros(), before.Micros())
+	}
+	// On a frozen clock a delete right after a put still hides it.
+	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.Delete(f.ctx, ns, "r", []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrNotFound) {
+		t.Errorf("put then delete in one microsecond: got %v, want ErrNotFound", err)
 	}
 }
