@@ -2,7 +2,6 @@ package hashring
 
 import (
 	"math"
-	"math/bits"
 	"slices"
 	"strings"
 )
@@ -26,11 +25,10 @@ type Ring struct {
 	// uint64 per point makes the binary layout compact (8 bytes a point)
 	// and orders equal positions by member id, deterministically.
 	points []uint64
-	// index[b] is the first point whose position is ≥ b<<shift; it turns
-	// the successor search into one table read and a short scan (about
-	// one point per bucket on average).
+	// index[b] is the first point whose position is in bucket b or later
+	// (see buildIndex); it turns the successor search into one table read
+	// and a short scan (one point per bucket on average).
 	index []uint32
-	shift uint8
 }
 
 // New builds a Ring from members, in any order. It returns a *MemberError
@@ -80,22 +78,29 @@ func build(ms []Member, o Options) (*Ring, error) {
 	return r, nil
 }
 
-// buildIndex fills index with about one bucket per point.
+// buildIndex fills index with exactly one bucket per point. Position p
+// falls in bucket ⌊p·B/2^32⌋ (multiply-shift, as Maglev maps slots), so B
+// need not be a power of two and the index costs 4 bytes a point, no more.
 func (r *Ring) buildIndex() {
 	if len(r.points) == 0 {
 		return
 	}
-	logB := bits.Len(uint(len(r.points) - 1)) // buckets = 2^logB ≥ points
-	r.shift = uint8(32 - logB)
-	r.index = make([]uint32, 1<<logB)
+	nb := uint64(len(r.points))
+	r.index = make([]uint32, nb)
 	i := 0
-	for b := range r.index {
-		lo := uint64(b) << r.shift << 32 // first packed value in bucket b
+	for b := range nb {
+		// First position in bucket b is ⌈b·2^32/B⌉.
+		lo := (b<<32 + nb - 1) / nb << 32 // as a packed value
 		for i < len(r.points) && r.points[i] < lo {
 			i++
 		}
 		r.index[b] = uint32(i)
 	}
+}
+
+// bucket returns the index bucket of position p.
+func (r *Ring) bucket(p uint32) int {
+	return int(uint64(p) * uint64(len(r.index)) >> 32)
 }
 
 // radixSort sorts v ascending with an LSD radix sort on 11-bit digits
@@ -140,7 +145,7 @@ func radixSort(v []uint64) {
 // successor returns the index of the first point at or after position p,
 // wrapping to 0 past the last point. The ring must not be empty.
 func (r *Ring) successor(p uint32) int {
-	i := int(r.index[p>>r.shift])
+	i := int(r.index[r.bucket(p)])
 	want := uint64(p) << 32
 	pts := r.points
 	for i < len(pts) && pts[i] < want {

@@ -3,7 +3,6 @@ package hashring_test
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"os"
 	"slices"
 	"strconv"
@@ -100,13 +99,12 @@ func measure(c contender, n int, keys [][]byte, skeys []string) (result, error) 
 }
 
 // ppwForBytes returns the largest points-per-weight whose ring of n
-// equal members fits in budget bytes: 8 bytes a point, plus the bucket
-// index (4 bytes times the next power of two ≥ points), plus the members.
+// equal members fits in budget bytes: 8 bytes a point, plus 4 bytes a
+// point of bucket index, plus about 48 bytes a member.
 func ppwForBytes(n int, budget uint64) int {
 	ppw := 1
 	for p := 2; p <= 1<<16; p++ {
-		points := uint64(n * p)
-		if 8*points+4*(uint64(1)<<bits.Len64(points-1))+48*uint64(n) > budget {
+		if 12*uint64(n*p)+48*uint64(n) > budget {
 			break
 		}
 		ppw = p
