@@ -127,3 +127,25 @@ func TestSuccessor(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseToken: ParseToken never panics, rejects with ErrInvalid, and
+// what it accepts prints back to an equivalent token.
+func FuzzParseToken(f *testing.F) {
+	f.Add("1795450000000000-000102030405060708090a0b0c0d0e0f")
+	f.Add("1-ffffffffffffffffffffffffffffffff")
+	f.Add("-1-00")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		tok, err := ParseToken(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		back, err := ParseToken(tok.String())
+		if err != nil || back != tok {
+			t.Fatalf("%q parsed to %v, which prints as %q and parses to %v, %v", s, tok, tok.String(), back, err)
+		}
+	})
+}
