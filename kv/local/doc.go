@@ -26,7 +26,8 @@
 //	item cell = u8 flags | i64 timestamp | [i64 expiry, unix ns] | uvarint len(meta) | meta | value
 //	flags     = 0x01 tombstone, 0x02 expiry present
 //
-// IDs therefore come back ordered by (length, bytes). Writes resolve by
+// These layouts are frozen with the page formats below. IDs therefore come
+// back ordered by (length, bytes). Writes resolve by
 // last-writer-wins per cell at write time, as kv.Store specifies (higher
 // timestamp; on a tie a tombstone, then the larger value, then the larger
 // metadata). A write that an existing record or range tombstone hides is
@@ -74,8 +75,10 @@
 // Keys in a page are strictly ascending. A leaf cell larger than half a
 // page's cell area moves its value to an overflow chain, so a split always
 // yields two halves that each fit; branch keys are the shortest separators
-// between their neighbours. A non-root page is never empty, and deletes
-// merge or rebalance pages that fall under a quarter full. Freed pages go
+// between their neighbours. A non-root page is never empty; non-root leaves
+// stay at least a quarter full (deletes merge or rebalance them), and so do
+// branches except when keys near the maximum length make an even split
+// impossible. Freed pages go
 // on the free list (trunk pages listing free page numbers) and are reused
 // before the file grows.
 //

@@ -14,7 +14,11 @@ type CheckStats struct {
 	Keys      int    // entries over all trees
 	MinFill   int    // smallest byte fill of a non-root node (-1: none)
 	Depth     []int  // depth of each tree checked
-	LowFilled int    // non-root nodes below the quarter-page fill target
+	LowFilled int    // non-root leaves below a quarter page (the tree keeps this 0)
+	// LowBranches counts non-root branches below a quarter page. Branch
+	// splits move a whole key up, so with keys near MaxKeyLen a branch can
+	// end up smaller; it still holds at least one key.
+	LowBranches int
 }
 
 // Check verifies the invariants of the whole file as this transaction sees
@@ -116,7 +120,11 @@ func (tx *Tx) checkNode(pg, root uint32, lo, hi []byte, depth int, leafDepth *in
 			st.MinFill = n.size
 		}
 		if n.size < tx.minFill() {
-			st.LowFilled++
+			if n.leaf() {
+				st.LowFilled++
+			} else {
+				st.LowBranches++
+			}
 		}
 	}
 	for i := range n.cells {
