@@ -28,14 +28,16 @@ func mapErr(op, ns string, err error) error {
 }
 
 // missingTable reports whether err is Cassandra refusing a statement
-// because its table (or keyspace) does not exist. Cassandra 5.0 says
-// "table t does not exist", 4.x "unconfigured table t"; both are
-// ErrCodeInvalid, which other mistakes share, hence the text match.
+// because its table or keyspace does not exist. Cassandra 5.0 says "table t
+// does not exist" (a query) or "Keyspace 'k' doesn't exist" (DDL), 4.x
+// "unconfigured table t", with codes that other mistakes share (invalid,
+// configuration), hence the text match.
 func missingTable(err error) bool {
-	var inv *gocql.RequestErrInvalid
-	if !errors.As(err, &inv) {
+	var re gocql.RequestError
+	if !errors.As(err, &re) || (re.Code() != gocql.ErrCodeInvalid && re.Code() != gocql.ErrCodeConfig) {
 		return false
 	}
-	msg := inv.Message()
-	return strings.Contains(msg, "does not exist") || strings.Contains(msg, "unconfigured table")
+	msg := re.Message()
+	return strings.Contains(msg, "does not exist") || strings.Contains(msg, "doesn't exist") ||
+		strings.Contains(msg, "unconfigured table")
 }

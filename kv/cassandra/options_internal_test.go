@@ -171,34 +171,3 @@ func TestScanOrder(t *testing.T) {
 		}
 	}
 }
-
-func TestRetryPolicy(t *testing.T) {
-	p := retryPolicy{retries: 3}
-	for _, c := range []struct {
-		name string
-		err  error
-		want gocql.RetryType
-	}{
-		{"connection", errors.New("read: connection reset by peer"), gocql.RetryNextHost},
-		{"no-hosts", gocql.ErrNoConnections, gocql.RetryNextHost},
-		{"write-timeout", reqErr(gocql.ErrCodeWriteTimeout), gocql.RetryNextHost},
-		{"unavailable", reqErr(gocql.ErrCodeUnavailable), gocql.RetryNextHost},
-		{"read-failure", reqErr(gocql.ErrCodeReadFailure), gocql.RetryNextHost},
-		{"overloaded", reqErr(gocql.ErrCodeOverloaded), gocql.RetryNextHost},
-		{"invalid", reqErr(gocql.ErrCodeInvalid), gocql.Rethrow},
-		{"syntax", reqErr(gocql.ErrCodeSyntax), gocql.Rethrow},
-		{"unauthorized", reqErr(gocql.ErrCodeUnauthorized), gocql.Rethrow},
-	} {
-		if got := p.GetRetryType(c.err); got != c.want {
-			t.Errorf("%s: got retry type %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
-// reqErr is a server error with the given code, as the driver's
-// RequestError interface shows it.
-type reqErr int
-
-func (e reqErr) Code() int       { return int(e) }
-func (e reqErr) Message() string { return "test" }
-func (e reqErr) Error() string   { return "test" }

@@ -80,12 +80,20 @@ func New(ctx context.Context, hosts []string, opts *Options) (*Store, error) {
 		s.key = make([]byte, 32)
 		_, _ = rand.Read(s.key) // crypto/rand.Read never fails (Go 1.24+)
 	}
-	stmt := fmt.Sprintf(`CREATE KEYSPACE IF NOT EXISTS %q WITH replication = %s`, set.keyspace, set.replication)
-	if err := session.Query(stmt).ExecContext(ctx); err != nil {
+	if err := s.createKeyspace(ctx); err != nil {
 		session.Close()
-		return nil, fmt.Errorf("edgekit/kv/cassandra: create keyspace %q: %w", set.keyspace, err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// createKeyspace creates the Store's keyspace if it does not exist.
+func (s *Store) createKeyspace(ctx context.Context) error {
+	stmt := fmt.Sprintf(`CREATE KEYSPACE IF NOT EXISTS %q WITH replication = %s`, s.set.keyspace, s.set.replication)
+	if err := s.session.Query(stmt).ExecContext(ctx); err != nil {
+		return fmt.Errorf("edgekit/kv/cassandra: create keyspace %q: %w", s.set.keyspace, err)
+	}
+	return nil
 }
 
 // enter admits a call through the gate, or returns kv.ErrClosed. A nil
@@ -142,14 +150,27 @@ func (s *Store) query(t *table, stmt string, args ...any) *gocql.Query {
 // clustering order and table options its Namespace settings name. The
 // driver waits for schema agreement before it returns.
 func (s *Store) CreateNamespace(ctx context.Context, ns string) error {
-	return s.schemaChange(ctx, "create namespace", ns, func(t *table) string { return t.create })
+	create := func(t *table) string { return t.create }
+	err := s.schemaChange(ctx, "create namespace", ns, create)
+	if missingTable(err) {
+		// The keyspace was dropped since New: make it again, once.
+		if err := s.createKeyspace(ctx); err != nil {
+			return err
+		}
+		err = s.schemaChange(ctx, "create namespace", ns, create)
+	}
+	return err
 }
 
 // DropNamespace drops the table of ns with everything in it. On a cluster
 // with auto_snapshot enabled (Cassandra's default) the server keeps a
 // snapshot of the dropped data until an operator clears it.
 func (s *Store) DropNamespace(ctx context.Context, ns string) error {
-	return s.schemaChange(ctx, "drop namespace", ns, func(t *table) string { return t.drop })
+	err := s.schemaChange(ctx, "drop namespace", ns, func(t *table) string { return t.drop })
+	if missingTable(err) {
+		return nil // the keyspace itself is gone: so is the namespace
+	}
+	return err
 }
 
 // schemaChange runs the DDL statement that stmt picks for namespace ns.

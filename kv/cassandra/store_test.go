@@ -224,3 +224,40 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Errorf("bad keyspace: got %v, want ErrOptions", err)
 	}
 }
+
+// TestKeyspaceDroppedUnderneath: when an operator drops the whole
+// keyspace, the Store reports missing namespaces, not driver errors, and
+// DropNamespace stays a no-op.
+func TestKeyspaceDroppedUnderneath(t *testing.T) {
+	ks := testKeyspace + "_gone"
+	s := open(t, &cassandra.Options{Keyspace: ks})
+	newNamespace(t, s, "doomed")
+	raw, err := rawSession(hosts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := raw.Query(fmt.Sprintf(`DROP KEYSPACE %q`, ks)).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Apply(ctx, "doomed", "r", []kv.Mutation{put("k", "v", 1)}); !errors.Is(err, kv.ErrNoNamespace) {
+		t.Errorf("Apply: got %v, want ErrNoNamespace", err)
+	}
+	if _, err := s.Read(ctx, "doomed", "r", kv.Query{}); !errors.Is(err, kv.ErrNoNamespace) {
+		t.Errorf("Read: got %v, want ErrNoNamespace", err)
+	}
+	if err := s.DropNamespace(ctx, "doomed"); err != nil {
+		t.Errorf("DropNamespace: got %v, want nil", err)
+	}
+	if names, err := s.Namespaces(ctx); err != nil || len(names) != 0 {
+		t.Errorf("Namespaces: got %q, %v; want none", names, err)
+	}
+	// CreateNamespace makes the keyspace again.
+	if err := s.CreateNamespace(ctx, "doomed"); err != nil {
+		t.Fatalf("CreateNamespace after the keyspace was dropped: %v", err)
+	}
+	if err := s.Apply(ctx, "doomed", "r", []kv.Mutation{put("k", "v", 1)}); err != nil {
+		t.Errorf("Apply after re-creation: %v", err)
+	}
+}
