@@ -1,0 +1,164 @@
+package edgecache
+
+import (
+	"container/list"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// entry is one cached response. Its fields never change after put; body
+// bytes live in memory (body) or in a file (file), never both.
+type entry struct {
+	key     string
+	status  int
+	ctype   string
+	body    []byte
+	file    *os.File
+	size    int64
+	expires time.Time
+	stored  time.Time
+
+	refs    atomic.Int32 // readers holding file open, plus one while cached
+	elem    *list.Element
+	cache   *cache
+	evicted bool // guarded by cache.mu
+}
+
+// release drops one reference; the last one closes and removes the file.
+func (e *entry) release() {
+	if e.refs.Add(-1) == 0 && e.file != nil {
+		name := e.file.Name()
+		_ = e.file.Close()
+		_ = os.Remove(name)
+	}
+}
+
+// cache is a byte-bounded response cache: entries expire at their TTL and,
+// past the budget, the oldest stored go first. Bodies larger than
+// diskMin go to files under dir (when dir is set) so hits can leave by
+// sendfile; the rest stay in memory.
+type cache struct {
+	dir     string
+	diskMin int64
+	max     int64
+	now     func() time.Time
+
+	mu    sync.Mutex // guards m, order, bytes, seq
+	m     map[string]*entry
+	order *list.List // oldest stored first
+	bytes int64
+	seq   uint64
+}
+
+func newCache(dir string, diskMin, max int64, now func() time.Time) *cache {
+	return &cache{dir: dir, diskMin: diskMin, max: max, now: now, m: make(map[string]*entry), order: list.New()}
+}
+
+// get returns a fresh entry with a reference the caller must release.
+func (c *cache) get(key string) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[key]
+	if e == nil {
+		return nil
+	}
+	if !c.now().Before(e.expires) {
+		c.removeLocked(e)
+		return nil
+	}
+	e.refs.Add(1)
+	return e
+}
+
+// put stores a complete body. A failure to write the file keeps the body
+// in memory instead: caching is an optimization, never a reason to fail.
+func (c *cache) put(key string, status int, ctype string, body []byte, ttl time.Duration) {
+	if ttl <= 0 || int64(len(body)) > c.max/4 {
+		return
+	}
+	e := &entry{key: key, status: status, ctype: ctype, size: int64(len(body)), stored: c.now(), expires: c.now().Add(ttl), cache: c}
+	e.refs.Store(1)
+	if c.dir != "" && int64(len(body)) >= c.diskMin {
+		if f, err := c.writeFile(body); err == nil {
+			e.file = f
+		}
+	}
+	if e.file == nil {
+		e.body = body
+	}
+	c.mu.Lock()
+	if old := c.m[key]; old != nil {
+		c.removeLocked(old)
+	}
+	c.m[key] = e
+	e.elem = c.order.PushBack(e)
+	c.bytes += e.size
+	for c.bytes > c.max && c.order.Len() > 1 {
+		c.removeLocked(c.order.Front().Value.(*entry))
+	}
+	c.mu.Unlock()
+}
+
+func (c *cache) writeFile(body []byte) (*os.File, error) {
+	c.mu.Lock()
+	c.seq++
+	name := filepath.Join(c.dir, "obj-"+strconv.FormatUint(c.seq, 10))
+	c.mu.Unlock()
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(body); err != nil {
+		f.Close()
+		os.Remove(name)
+		return nil, err
+	}
+	return f, nil
+}
+
+// removeLocked drops e from the index and releases the cache's reference.
+func (c *cache) removeLocked(e *entry) {
+	if e.evicted {
+		return
+	}
+	e.evicted = true
+	if c.m[e.key] == e {
+		delete(c.m, e.key)
+	}
+	c.order.Remove(e.elem)
+	c.bytes -= e.size
+	e.release()
+}
+
+// sweep drops expired entries; called periodically.
+func (c *cache) sweep() {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for el := c.order.Front(); el != nil; {
+		next := el.Next()
+		if e := el.Value.(*entry); !now.Before(e.expires) {
+			c.removeLocked(e)
+		}
+		el = next
+	}
+}
+
+// close drops everything.
+func (c *cache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.order.Len() > 0 {
+		c.removeLocked(c.order.Front().Value.(*entry))
+	}
+}
+
+func (c *cache) size() (entries int, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m), c.bytes
+}

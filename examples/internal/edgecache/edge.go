@@ -1,0 +1,402 @@
+package edgecache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgekit/edgekit/coalesce"
+	"github.com/edgekit/edgekit/hashring"
+	"github.com/edgekit/edgekit/ktls"
+	"github.com/edgekit/edgekit/numa"
+)
+
+// Defaults of Config.
+const (
+	DefaultMemoryBytes    = 256 << 20
+	DefaultDiskMin        = 16 << 10
+	DefaultHeaderTimeout  = 10 * time.Second
+	DefaultStallTimeout   = 5 * time.Second
+	DefaultPeerDownFor    = 2 * time.Second
+	DefaultMaxObjectBytes = 64 << 20
+	// HopHeader marks a request from a peer edge: the receiver fetches from
+	// the origin itself and never forwards again, so a tier cannot loop.
+	HopHeader = "Edgekit-Hop"
+	// MaxAgeHeader is the origin's millisecond-grain cache lifetime.
+	MaxAgeHeader = "Edgekit-Max-Age-Ms"
+)
+
+// ErrConfig reports an invalid Config.
+var ErrConfig = errors.New("edgekit/examples/edgecache: invalid config")
+
+// Config configures an Edge.
+type Config struct {
+	// Origin is the origin's base URL, e.g. "http://127.0.0.1:8080".
+	Origin string
+	// Self is this edge's member id: its base URL as peers reach it.
+	Self string
+	// Peers are the member ids of the whole tier, Self included. Empty means
+	// a tier of one.
+	Peers []string
+	// CacheDir holds bodies of DiskMin bytes or more as files, so hits go
+	// out by sendfile; "" keeps everything in memory.
+	CacheDir string
+	// DiskMin is the smallest body stored on disk; 0 means DefaultDiskMin.
+	DiskMin int64
+	// MemoryBytes bounds the cache (memory and disk together); 0 means
+	// DefaultMemoryBytes.
+	MemoryBytes int64
+	// MaxObjectBytes bounds one upstream body; 0 means DefaultMaxObjectBytes.
+	MaxObjectBytes int64
+	// HeaderTimeout bounds the wait for an upstream response head; it must
+	// exceed the origin's hold-open time. 0 means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// StallTimeout ends an upstream body that sends nothing for this long.
+	// 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
+	// Pool and Policy, when both set, run cache hits on node-local workers
+	// (numa.DiskSilo: the node of the file's disk).
+	Pool   *numa.Pool
+	Policy numa.Policy
+	// Client makes upstream requests; nil means a fresh transport.
+	Client *http.Client
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// head is what a flight publishes to its readers before the body.
+type head struct {
+	status int
+	ctype  string
+	length int64 // -1 unknown
+	ttl    time.Duration
+	via    string // member or "origin"
+}
+
+// Edge is a caching reverse proxy for one member of an edge tier. It is
+// safe for concurrent use; Close releases its cache.
+type Edge struct {
+	cfg    Config
+	origin *url.URL
+	ring   *hashring.Ring
+	client *http.Client
+	log    *slog.Logger
+	cache  *cache
+	flight *coalesce.Stream[string, *head]
+	down   *downSet
+	m      metrics
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// pathRE is what the edge proxies: the origin's /live/ tree, with names
+// that cannot climb out of it.
+var pathRE = regexp.MustCompile(`^/live/[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*(\.(mpd|m3u8|mp4|m4s))?$`)
+
+// New returns an Edge.
+func New(cfg Config) (*Edge, error) {
+	u, err := url.Parse(cfg.Origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: origin %q", ErrConfig, cfg.Origin)
+	}
+	if cfg.Self == "" {
+		return nil, fmt.Errorf("%w: no Self", ErrConfig)
+	}
+	if len(cfg.Peers) == 0 {
+		cfg.Peers = []string{cfg.Self}
+	}
+	found := false
+	for _, p := range cfg.Peers {
+		found = found || p == cfg.Self
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: Self %q is not among Peers", ErrConfig, cfg.Self)
+	}
+	ring, err := hashring.New(hashring.Uniform(cfg.Peers...), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if cfg.DiskMin <= 0 {
+		cfg.DiskMin = DefaultDiskMin
+	}
+	if cfg.MemoryBytes <= 0 {
+		cfg.MemoryBytes = DefaultMemoryBytes
+	}
+	if cfg.MaxObjectBytes <= 0 {
+		cfg.MaxObjectBytes = DefaultMaxObjectBytes
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	client := cfg.Client
+	if client == nil {
+		client = &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost:   256,
+			ResponseHeaderTimeout: cfg.HeaderTimeout,
+			IdleConnTimeout:       90 * time.Second,
+		}}
+	}
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	e := &Edge{
+		cfg: cfg, origin: u, ring: ring, client: client, log: cfg.Logger,
+		cache:  newCache(cfg.CacheDir, cfg.DiskMin, cfg.MemoryBytes, cfg.Now),
+		flight: coalesce.NewStream[string, *head](&coalesce.Options{MaxBodySize: cfg.MaxObjectBytes, LeaderTimeout: cfg.HeaderTimeout + 4*cfg.StallTimeout}),
+		down:   newDownSet(cfg.Now),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	e.m.viewers = make(map[string]time.Time)
+	go e.sweeper()
+	return e, nil
+}
+
+// Close stops the sweeper, ends flights in progress and drops the cache.
+func (e *Edge) Close() error {
+	close(e.stop)
+	<-e.done
+	e.flight.Close()
+	e.cache.close()
+	return nil
+}
+
+func (e *Edge) sweeper() {
+	defer close(e.done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.cache.sweep()
+		}
+	}
+}
+
+// Stats returns the counters.
+func (e *Edge) Stats() Stats {
+	n, b := e.cache.size()
+	return Stats{
+		Hits: e.m.hits.Load(), Misses: e.m.misses.Load(), Coalesced: e.m.coalesced.Load(),
+		OriginFetches: e.m.originFetches.Load(), PeerFetches: e.m.peerFetches.Load(),
+		UpstreamErrors: e.m.upstreamErrors.Load(), PeerFailovers: e.m.peerFailovers.Load(),
+		BytesOut: e.m.bytesOut.Load(), SendFile: e.m.sendfile.Load(), Copied: e.m.copied.Load(),
+		Viewers: e.m.activeViewers(e.cfg.Now().Add(-10 * time.Second)), CacheEntries: n, CacheBytes: b,
+	}
+}
+
+// ServeHTTP serves /live/... through the cache, /metrics and /healthz.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/metrics":
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		e.writeMetrics(w)
+		return
+	case "/healthz":
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		e.refuse(w, r, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if strings.HasPrefix(r.URL.Path, "/live/") && strings.HasSuffix(r.URL.Path, "/time") {
+		// The clock players synchronize to: answered here, never cached.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, e.cfg.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
+		return
+	}
+	if !pathRE.MatchString(r.URL.Path) || strings.Contains(r.URL.Path, "..") {
+		e.refuse(w, r, http.StatusBadRequest, "bad path")
+		return
+	}
+	key := r.URL.Path
+	if strings.HasSuffix(key, ".mpd") || strings.HasSuffix(key, ".m3u8") {
+		e.m.viewer(r.RemoteAddr, e.cfg.Now())
+	}
+	start := time.Now()
+	if ent := e.cache.get(key); ent != nil {
+		e.serveHit(w, r, ent)
+		ent.release()
+		e.m.hits.Add(1)
+		e.m.hitLatency.observe(time.Since(start))
+		return
+	}
+	e.serveMiss(w, r, key, start)
+}
+
+// serveHit sends a cached entry: a file by sendfile (on a node-local worker
+// when a numa pool is set), a memory body by one write.
+func (e *Edge) serveHit(w http.ResponseWriter, r *http.Request, ent *entry) {
+	h := w.Header()
+	h.Set("Content-Type", ent.ctype)
+	setTTL(h, ent.expires.Sub(e.cfg.Now()))
+	h.Set("X-Cache", "HIT")
+	if ent.status != http.StatusOK {
+		h.Set("Content-Length", strconv.FormatInt(ent.size, 10))
+		w.WriteHeader(ent.status)
+		if r.Method != http.MethodHead {
+			n, _ := w.Write(ent.body)
+			e.m.bytesOut.Add(int64(n))
+		}
+		return
+	}
+	if ent.file == nil {
+		h.Set("Content-Length", strconv.FormatInt(ent.size, 10))
+		if r.Method != http.MethodHead {
+			n, _ := w.Write(ent.body)
+			e.m.bytesOut.Add(int64(n))
+		}
+		e.m.copied.Add(1)
+		return
+	}
+	send := func() {
+		m := ktls.ServeFile(w, r, r.URL.Path, ent.stored, ent.file, 0, ent.size)
+		if m == ktls.MethodCopy {
+			e.m.copied.Add(1)
+		} else {
+			e.m.sendfile.Add(1)
+		}
+		e.m.bytesOut.Add(ent.size)
+	}
+	if e.cfg.Pool != nil && e.cfg.Policy != nil {
+		var conn *ktls.Conn
+		if c, ok := ktls.ConnFromContext(r.Context()); ok {
+			conn = c
+		}
+		work := numa.Work{File: ent.file}
+		if conn != nil {
+			work.Conn = conn
+		}
+		if err := e.cfg.Pool.Dispatch(r.Context(), e.cfg.Policy, work, send); err == nil {
+			return
+		}
+		// The pool is closed or the client left: send inline (a no-op for
+		// a client that is gone).
+	}
+	send()
+}
+
+// setTTL writes a remaining lifetime at millisecond grain.
+func setTTL(h http.Header, d time.Duration) {
+	if d <= 0 {
+		h.Set("Cache-Control", "no-store")
+		return
+	}
+	ms := d.Milliseconds()
+	if ms < 1 {
+		ms = 1
+	}
+	h.Set(MaxAgeHeader, strconv.FormatInt(ms, 10))
+	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt((ms+999)/1000, 10))
+}
+
+func (e *Edge) refuse(w http.ResponseWriter, r *http.Request, code int, why string) {
+	e.m.badRequests.Add(1)
+	e.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "status", code, "reason", why)
+	http.Error(w, why, code)
+}
+
+// serveMiss joins or starts the flight for key and streams its body to the
+// client as it arrives.
+func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, start time.Time) {
+	fromPeer := r.Header.Get(HopHeader) != ""
+	rd, err := e.flight.Open(r.Context(), key, func(ctx context.Context, fw *coalesce.Writer[*head]) error {
+		return e.fill(ctx, key, fromPeer, fw)
+	})
+	if err != nil {
+		e.upstreamFailed(w, r, err)
+		return
+	}
+	defer rd.Close()
+	hd, err := rd.Header()
+	if err != nil || hd == nil {
+		e.upstreamFailed(w, r, err)
+		return
+	}
+	shared := rd.Shared()
+	h := w.Header()
+	h.Set("Content-Type", hd.ctype)
+	if hd.length >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(hd.length, 10))
+	}
+	setTTL(h, hd.ttl)
+	if shared {
+		h.Set("X-Cache", "MISS-COALESCED")
+	} else {
+		h.Set("X-Cache", "MISS")
+	}
+	h.Set("X-Cache-Via", hd.via)
+	w.WriteHeader(hd.status)
+	var n int64
+	if r.Method != http.MethodHead {
+		n, err = rd.WriteTo(flushWriter{w})
+		if err != nil && !errors.Is(err, r.Context().Err()) {
+			// The upstream body was cut: the client sees a short body (and a
+			// reset connection, since Content-Length promised more).
+			e.log.Warn("upstream body cut", "path", key, "via", hd.via, "sent", n, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	}
+	e.m.bytesOut.Add(n)
+	if shared {
+		e.m.coalesced.Add(1)
+		e.m.coLatency.observe(time.Since(start))
+	} else {
+		e.m.misses.Add(1)
+		e.m.missLatency.observe(time.Since(start))
+	}
+}
+
+func (e *Edge) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client left
+	}
+	code := http.StatusBadGateway
+	var ue *upstreamError
+	if errors.As(err, &ue) && ue.timeout {
+		code = http.StatusGatewayTimeout
+	}
+	e.log.Warn("upstream failed", "path", r.URL.Path, "status", code, "err", err)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, "upstream failed", code)
+}
+
+// flushWriter flushes after every write, so a viewer gets each chunk of a
+// body that is still arriving without waiting for a buffer to fill.
+type flushWriter struct{ w http.ResponseWriter }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
+}
+
+var _ io.Writer = flushWriter{}

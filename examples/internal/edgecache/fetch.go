@@ -1,0 +1,235 @@
+package edgecache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgekit/edgekit/coalesce"
+)
+
+// upstreamError is a failed upstream attempt; timeout marks a stall.
+type upstreamError struct {
+	via     string
+	timeout bool
+	err     error
+}
+
+func (u *upstreamError) Error() string { return "upstream " + u.via + ": " + u.err.Error() }
+func (u *upstreamError) Unwrap() error { return u.err }
+
+// errUpstream5xx is the error of an upstream that answered with a 5xx.
+var errUpstream5xx = errors.New("edgekit/examples/edgecache: upstream answered 5xx")
+
+// downSet remembers peers that failed recently, so requests skip them for a
+// while instead of each paying a connect timeout.
+type downSet struct {
+	now func() time.Time
+	mu  sync.Mutex // guards m
+	m   map[string]time.Time
+}
+
+func newDownSet(now func() time.Time) *downSet {
+	return &downSet{now: now, m: make(map[string]time.Time)}
+}
+
+func (d *downSet) isDown(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	until, ok := d.m[id]
+	return ok && d.now().Before(until)
+}
+
+func (d *downSet) mark(id string) {
+	d.mu.Lock()
+	d.m[id] = d.now().Add(DefaultPeerDownFor)
+	d.mu.Unlock()
+}
+
+// fill fetches key for a flight. A request from a peer, or a key this edge
+// owns, goes to the origin; otherwise to the owner, then the next members of
+// the key's LocateN list when one fails, and to the origin when all fail.
+func (e *Edge) fill(ctx context.Context, key string, fromPeer bool, w *coalesce.Writer[*head]) error {
+	var order []string
+	if !fromPeer {
+		order = e.ring.LocateNString(key, e.ring.Len())
+	}
+	var last error
+	for i, member := range order {
+		if member == e.cfg.Self {
+			break // we own it (or every member before us failed): go to the origin
+		}
+		if e.down.isDown(member) {
+			continue
+		}
+		resp, err := e.get(ctx, strings.TrimSuffix(member, "/")+key, true)
+		if err == nil {
+			e.m.peerFetches.Add(1)
+			if i > 0 {
+				e.m.peerFailovers.Add(1)
+			}
+			return e.relay(ctx, key, member, resp, w)
+		}
+		e.m.upstreamErrors.Add(1)
+		e.down.mark(member)
+		e.log.Warn("peer failed; trying the next member", "peer", member, "path", key, "err", err)
+		last = err
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	u := *e.origin
+	u.Path = strings.TrimSuffix(u.Path, "/") + key
+	resp, err := e.get(ctx, u.String(), false)
+	e.m.originFetches.Add(1)
+	if err != nil {
+		e.m.upstreamErrors.Add(1)
+		if last != nil {
+			err = fmt.Errorf("%w (after peer failure: %v)", err, last)
+		}
+		return err
+	}
+	return e.relay(ctx, key, "origin", resp, w)
+}
+
+// get sends one upstream GET. A 5xx answer counts as a failure (the body
+// is drained); 2xx, 3xx and 4xx are answers to relay.
+func (e *Edge) get(ctx context.Context, url string, toPeer bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if toPeer {
+		req.Header.Set(HopHeader, "1")
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		var ne interface{ Timeout() bool }
+		return nil, &upstreamError{via: url, timeout: errors.As(err, &ne) && ne.Timeout(), err: err}
+	}
+	if resp.StatusCode >= 500 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, &upstreamError{via: url, err: fmt.Errorf("%w: %s", errUpstream5xx, resp.Status)}
+	}
+	return resp, nil
+}
+
+// relay publishes the response head, streams the body into the flight and,
+// if the body arrived whole and may be cached, stores it.
+func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, w *coalesce.Writer[*head]) error {
+	defer resp.Body.Close()
+	ttl := responseTTL(resp.Header)
+	hd := &head{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), length: resp.ContentLength, ttl: ttl, via: via}
+	if resp.ContentLength > e.cfg.MaxObjectBytes {
+		return &upstreamError{via: via, err: fmt.Errorf("body of %d bytes is over the %d-byte limit", resp.ContentLength, e.cfg.MaxObjectBytes)}
+	}
+	if resp.ContentLength > 0 {
+		w.SizeHint(resp.ContentLength)
+	}
+	if err := w.SetHeader(hd); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		w.SetLinger(0)
+	}
+	var buf bytes.Buffer
+	body := io.Reader(resp.Body)
+	stall := newStallReader(ctx, resp.Body, e.cfg.StallTimeout)
+	defer stall.stop()
+	body = stall
+	n, err := io.Copy(w, io.TeeReader(body, &buf))
+	e.m.bytesIn.Add(n)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		e.m.upstreamErrors.Add(1)
+		if stall.stalled() {
+			err = &upstreamError{via: via, timeout: true, err: fmt.Errorf("body stalled for %v after %d bytes", e.cfg.StallTimeout, n)}
+		}
+		e.log.Warn("upstream body incomplete; not cached", "path", key, "via", via, "bytes", n, "err", err)
+		return err
+	}
+	if cacheable(resp.StatusCode) {
+		e.cache.put(key, resp.StatusCode, hd.ctype, buf.Bytes(), ttl)
+	}
+	return nil
+}
+
+func cacheable(status int) bool {
+	return status == http.StatusOK || status == http.StatusNotFound || status == http.StatusGone
+}
+
+// responseTTL reads the cache lifetime: Edgekit-Max-Age-Ms first
+// (millisecond grain), then Cache-Control max-age; no-store, private and
+// no-cache mean 0.
+func responseTTL(h http.Header) time.Duration {
+	cc := h.Get("Cache-Control")
+	for _, d := range strings.Split(cc, ",") {
+		switch strings.TrimSpace(d) {
+		case "no-store", "no-cache", "private":
+			return 0
+		}
+	}
+	if v := h.Get(MaxAgeHeader); v != "" {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
+	for _, d := range strings.Split(cc, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(d), "max-age="); ok {
+			if s, err := strconv.ParseInt(v, 10, 64); err == nil && s > 0 {
+				return time.Duration(s) * time.Second
+			}
+		}
+	}
+	return 0
+}
+
+// stallReader ends a body that delivers nothing for timeout by cancelling
+// its request: an origin that stalls mid-body must not hold a flight, and
+// every viewer on it, forever.
+type stallReader struct {
+	r       io.Reader
+	timer   *time.Timer
+	timeout time.Duration
+	mu      sync.Mutex // guards fired
+	fired   bool
+	close   func()
+}
+
+func newStallReader(ctx context.Context, body io.ReadCloser, timeout time.Duration) *stallReader {
+	s := &stallReader{r: body, timeout: timeout}
+	s.close = func() { body.Close() }
+	s.timer = time.AfterFunc(timeout, func() {
+		s.mu.Lock()
+		s.fired = true
+		s.mu.Unlock()
+		s.close()
+	})
+	return s
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.timer.Reset(s.timeout)
+	}
+	return n, err
+}
+
+func (s *stallReader) stop() { s.timer.Stop() }
+
+func (s *stallReader) stalled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fired
+}
