@@ -28,9 +28,9 @@ type tier struct {
 	edgeURLs  []string
 	token     string
 
-	wg      sync.WaitGroup
-	cancel  context.CancelFunc
-	closers []func() error // run in reverse order by close
+	wg        sync.WaitGroup
+	cancel    context.CancelFunc
+	closers   []func() error // run in reverse order by close
 	closeOnce sync.Once
 	errMu     sync.Mutex // guards err
 	err       error

@@ -44,12 +44,12 @@ func (h *histogram) write(w io.Writer, name, labels string) {
 
 // metrics are the edge's counters. Every field is updated atomically.
 type metrics struct {
-	hits, misses, coalesced           atomic.Int64
-	originFetches, peerFetches        atomic.Int64
-	upstreamErrors, peerFailovers     atomic.Int64
-	bytesOut, bytesIn                 atomic.Int64
-	sendfile, copied                  atomic.Int64
-	badRequests, notCached            atomic.Int64
+	hits, misses, coalesced            atomic.Int64
+	originFetches, peerFetches         atomic.Int64
+	upstreamErrors, peerFailovers      atomic.Int64
+	bytesOut, bytesIn                  atomic.Int64
+	sendfile, copied                   atomic.Int64
+	badRequests, notCached             atomic.Int64
 	hitLatency, missLatency, coLatency histogram
 
 	vmu     sync.Mutex           // guards viewers
