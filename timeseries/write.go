@@ -111,6 +111,7 @@ type pending struct {
 // placed is an event's mutations and the base partition they belong to.
 type placed struct {
 	ns   string
+	bid  string // base.id()
 	base partition
 	id   string
 	muts []kv.Mutation
@@ -124,20 +125,53 @@ func (n *Namespace) writeNow(ctx context.Context, batch []pending) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	// Per-batch caches: a burst mostly hits a few slices and partitions, so
+	// slice lookups, partition ids and density updates are done once each.
+	type densKey struct {
+		start  int64
+		series string
+		tb     int64
+	}
+	type baseKey struct {
+		series string
+		tb     int64
+		eb, n  int
+	}
+	sliceOf := make(map[int64]*slice, 2)
+	baseIDs := make(map[baseKey]string)
+	dens := make(map[densKey]int64)
 	evs := make([]placed, 0, len(batch))
+	// One arena for every item key of the batch.
+	arenaLen := 0
+	for _, pe := range batch {
+		for _, it := range pe.ev.Items {
+			arenaLen += keyHeaderLen + len(pe.ev.ID) + len(it.Key)
+		}
+	}
+	arena := make([]byte, 0, arenaLen)
 	for _, pe := range batch {
 		us := pe.ev.Time.UnixMicro()
 		start := n.sliceStart(us)
-		s, err := n.ensureSlice(ctx, start)
-		if err != nil {
-			return err
+		s := sliceOf[start]
+		if s == nil {
+			var err error
+			if s, err = n.ensureSlice(ctx, start); err != nil {
+				return err
+			}
+			sliceOf[start] = s
 		}
 		tb := us / n.bktU
-		prefix := eventPrefix(nil, us, pe.ev.ID)
+		ps := len(arena) // the event prefix is arena[ps:ps+pl]
+		arena = eventPrefix(arena, us, pe.ev.ID)
+		pl := keyHeaderLen + len(pe.ev.ID)
 		muts := make([]kv.Mutation, len(pe.ev.Items))
 		size := int64(0)
 		for i, it := range pe.ev.Items {
-			key := append(prefix[:len(prefix):len(prefix)], it.Key...)
+			if i > 0 {
+				arena = append(arena, arena[ps:ps+pl]...)
+			}
+			arena = append(arena, it.Key...)
+			key := arena[len(arena)-pl-len(it.Key) : len(arena) : len(arena)]
 			v := it.Value
 			if v == nil {
 				v = []byte{}
@@ -147,9 +181,17 @@ func (n *Namespace) writeNow(ctx context.Context, batch []pending) error {
 			muts[i] = kv.Mutation{Op: kv.OpPut, Key: key, Value: v, Timestamp: us}
 			size += int64(len(key) + len(v))
 		}
-		n.recordDensity(start, pe.series, tb, size)
-		evs = append(evs, placed{ns: s.ns, base: partition{series: pe.series, tb: tb, eb: eventBucket(pe.ev.ID, s.buckets), n: s.buckets},
-			id: pe.ev.ID, muts: muts})
+		dens[densKey{start, pe.series, tb}] += size
+		bk := baseKey{pe.series, tb, eventBucket(pe.ev.ID, s.buckets), s.buckets}
+		bid, ok := baseIDs[bk]
+		if !ok {
+			bid = partition{series: bk.series, tb: tb, eb: bk.eb, n: bk.n}.id()
+			baseIDs[bk] = bid
+		}
+		evs = append(evs, placed{ns: s.ns, bid: bid, base: partition{series: pe.series, tb: tb, eb: bk.eb, n: bk.n}, id: pe.ev.ID, muts: muts})
+	}
+	for k, size := range dens {
+		n.recordDensity(k.start, k.series, k.tb, size)
 	}
 
 	// Held shared until every Apply returns: see Namespace.splitMu.
@@ -164,7 +206,7 @@ func (n *Namespace) writeNow(ctx context.Context, batch []pending) error {
 		groups[t] = append(groups[t], m...)
 	}
 	for _, e := range evs {
-		bid := e.base.id()
+		bid := e.bid
 		add(target{e.ns, bid}, e.muts)
 		if r := n.splits[bid]; r != nil && (r.state == stateCopying || r.state == statePublished) {
 			c := e.base
