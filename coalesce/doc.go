@@ -36,9 +36,10 @@
 // Options.ErrorLinger, by default not at all; a streaming fill can set its
 // own window with Writer.SetLinger (0 for an uncacheable response).
 // Lingering results expire in order from one timer per Group, never a
-// goroutine per entry, and expiry drops them so the memory can be freed. [Group.Forget] invalidates a key's
-// lingering result or detaches its running flight (the object changed:
-// another pipeline republished the segment).
+// goroutine per entry, and expiry drops them so the memory can be freed.
+// [Group.Forget] invalidates a key's lingering result or detaches its
+// running flight (the object changed: another pipeline republished the
+// segment).
 //
 // # Lock timeout
 //
@@ -84,7 +85,10 @@
 //
 // Group and Stream are safe for concurrent use. A Reader is used by one
 // goroutine (cancel its context to unblock it); a Writer by the fill.
-// Stats are counters read under the same lock that updates them.
+// Stats are counters read under the same lock that updates them; a Stats
+// and an Options are plain values. A caller-supplied Clock is used from
+// many goroutines at once and must be safe for concurrent use, and so must
+// the Timers it returns.
 //
 // # Caveats
 //

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,10 +16,13 @@ import (
 
 // TestLingerHeap pushes flights with random expiries, removes some from the
 // middle (Forget), and checks the rest pop in expiry order with their
-// indexes kept right. Replay with the logged seed.
+// indexes kept right. Replay with COALESCE_SEED=<logged seed>.
 func TestLingerHeap(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if v, _ := strconv.ParseUint(os.Getenv("COALESCE_SEED"), 10, 64); v != 0 {
+		seed = v
+	}
+	t.Logf("seed %d (replay with COALESCE_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var h lingerHeap[int, int]
 	base := time.Unix(0, 0)

@@ -54,7 +54,9 @@ type Clock interface {
 	AfterFunc(d time.Duration, f func()) Timer
 }
 
-// Timer is a pending AfterFunc call; *time.Timer implements it.
+// Timer is a pending AfterFunc call; *time.Timer implements it. Stop may
+// run while the call is starting on the timer's own goroutine, so it must
+// be safe for that concurrent use.
 type Timer interface {
 	// Stop prevents the call if it has not started, reporting whether it did.
 	Stop() bool

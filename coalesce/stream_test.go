@@ -570,7 +570,7 @@ func TestStreamRandomized(t *testing.T) {
 	if v := envSeed(); v != 0 {
 		seed = v
 	}
-	t.Logf("seed %d", seed)
+	t.Logf("seed %d (replay with COALESCE_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	trials, maxSize := 6, 1<<20
 	if os.Getenv("COALESCE_LONG") != "" {
