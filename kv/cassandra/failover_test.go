@@ -181,8 +181,68 @@ func TestFailover(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("verified %d acknowledged writes over %d records; lost %d", len(acked), len(want), lost)
+	t.Logf("verified %d acknowledged writes over %d records at LOCAL_QUORUM; lost %d", len(acked), len(want), lost)
+
+	// Stricter: the killed node must itself catch up (hinted handoff from
+	// the coordinators, or its own commitlog for what it had before the
+	// kill), so that it alone holds every acknowledged write.
+	caughtUp(t, hs, "127.0.0.12", want)
 	if failures.Load() > 0 {
 		t.Logf("note: %d write attempts failed and were retried (see the log lines above)", failures.Load())
+	}
+}
+
+// caughtUp polls node addr alone (consistency ONE, pinned to that host)
+// until it holds every key in want, or fails after two minutes.
+func caughtUp(t *testing.T, hs []string, addr string, want map[string][]string) {
+	t.Helper()
+	raw, err := rawSession(hs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var hostID string
+	for _, h := range raw.GetHosts() {
+		if h.ConnectAddress().String() == addr {
+			hostID = h.HostID()
+		}
+	}
+	if hostID == "" {
+		t.Fatalf("host %s not in the driver's ring", addr)
+	}
+	total := 0
+	for _, keys := range want {
+		total += len(keys)
+	}
+	start := time.Now()
+	for {
+		missing := 0
+		for id, keys := range want {
+			iter := raw.Query(`SELECT key FROM failover.events WHERE id = ?`, id).
+				Consistency(gocql.One).SetHostID(hostID).PageSize(100000).Iter()
+			have := map[string]bool{}
+			var k []byte
+			for iter.Scan(&k) {
+				have[string(k)] = true
+			}
+			if err := iter.Close(); err != nil {
+				t.Logf("read from %s: %v", addr, err)
+				missing = total
+				break
+			}
+			for _, key := range keys {
+				if !have[key] {
+					missing++
+				}
+			}
+		}
+		t.Logf("after %v: node %s alone holds %d of %d acknowledged writes", time.Since(start).Round(time.Second), addr, total-missing, total)
+		if missing == 0 {
+			return
+		}
+		if time.Since(start) > 2*time.Minute {
+			t.Fatalf("node %s still misses %d acknowledged writes after 2 minutes", addr, missing)
+		}
+		time.Sleep(10 * time.Second)
 	}
 }
