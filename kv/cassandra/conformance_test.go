@@ -27,6 +27,7 @@ func suiteOpts() []kvtest.Option {
 // with chunked values staged in a companion namespace, on the real
 // cluster, with keys stored in ascending clustering order.
 func TestConformance(t *testing.T) {
+	hosts(t) // one skip line, not one per subtest, when there is no cluster
 	kvtest.Run(t, func(t *testing.T) kv.Store { return open(t, nil) }, suiteOpts()...)
 }
 
@@ -37,6 +38,7 @@ func TestConformanceDescending(t *testing.T) {
 	if !*flagLong {
 		t.Skip("long mode only (-long or EDGEKIT_LONG=1)")
 	}
+	hosts(t)
 	kvtest.Run(t, func(t *testing.T) kv.Store {
 		return open(t, &cassandra.Options{Keyspace: testKeyspace + "_desc", Default: cassandra.Namespace{Order: cassandra.Descending}})
 	})

@@ -32,8 +32,9 @@
 //	                                                                          one range tombstone
 //	OpDeleteRecord DELETE ... USING TIMESTAMP ts WHERE id = ?                 one partition tombstone
 //
-// Reads use SELECT ... ORDER BY key with the key list (IN) or range, and
-// report WRITETIME(value) as the item timestamp. IDs uses SELECT DISTINCT
+// Reads use SELECT ... ORDER BY key with the key list (IN, or key = ? for
+// a single key) or range, and report WRITETIME(value) as the item
+// timestamp. IDs uses SELECT DISTINCT
 // id with token paging. Metadata is stored as an empty blob when absent
 // (never null, which would write a tombstone on every put) and read back as
 // nil.
@@ -55,9 +56,12 @@
 // logged batch would add a batchlog write for nothing: its guarantee is
 // about several partitions.
 //
-// Statements are marked idempotent, so the driver retries them on
-// timeouts and, with Options.HedgeDelay, hedges them on a second replica.
-// A retried put with a TTL restarts its TTL from the retry.
+// Statements are marked idempotent, so a statement that fails for reasons
+// other than itself (lost connection, timeout, unavailable replicas) is
+// retried on the next host (Options.Retries, default 3; the driver itself
+// retries nothing by default) and, with Options.HedgeDelay, hedged on a
+// second replica. A retried put with a TTL restarts its TTL from the retry.
+// Schema changes are neither retried nor hedged.
 //
 // Routing is token-aware (the driver sends each statement to a replica of
 // its record id, replicas shuffled), over a DC-aware policy when

@@ -32,7 +32,8 @@ func (o Order) cql() string {
 }
 
 // Namespace holds the per-namespace settings: Netflix's namespace
-// configuration, reduced to what a Cassandra table needs.
+// configuration, reduced to what a Cassandra table needs. It is a plain
+// value, copied by New.
 type Namespace struct {
 	// Order is the clustering order used when the table is created. It is
 	// not changed for a table that already exists.
@@ -51,7 +52,8 @@ type Namespace struct {
 }
 
 // Options configures New. A nil *Options means the defaults documented on
-// each field.
+// each field. New copies what it needs, so the caller may reuse or change
+// an Options value afterwards.
 type Options struct {
 	// Keyspace holds one table per namespace. Default "edgekit". It is
 	// created on New if it does not exist.
