@@ -80,7 +80,8 @@
 // Listener is safe for concurrent use. A Conn, like any net.Conn, supports
 // one reader and concurrent writers; SendFile and ReadFrom count as writes.
 // SendFile reads the file at explicit offsets, so one *os.File can serve
-// many connections at once.
+// many connections at once. Info, Stats, ListenerStats and *InstallError
+// are values, fixed once returned; share them read-only or copy them.
 //
 // # Caveats
 //

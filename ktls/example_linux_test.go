@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/edgekit/edgekit/ktls"
@@ -16,12 +14,8 @@ import (
 
 // A plain HTTP server on a ktls Listener serves file ranges by sendfile.
 func ExampleServeFile() {
-	dir, _ := os.MkdirTemp("", "ktls")
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "seg.m4s")
-	_ = os.WriteFile(path, []byte("init+segment-0001"), 0o600)
-	f, _ := os.Open(path)
-	defer f.Close()
+	f, cleanup := exampleFile("init+segment-0001")
+	defer cleanup()
 
 	methods := make(chan ktls.Method, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

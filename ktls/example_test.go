@@ -22,12 +22,8 @@ import (
 // A file range copied to a writer that is not a socket takes the pooled
 // copy path, and SendFile says so.
 func ExampleSendFile() {
-	dir, _ := os.MkdirTemp("", "ktls")
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "seg.m4s")
-	_ = os.WriteFile(path, []byte("....moof....mdat...."), 0o600)
-	f, _ := os.Open(path)
-	defer f.Close()
+	f, cleanup := exampleFile("....moof....mdat....")
+	defer cleanup()
 
 	var buf bytes.Buffer
 	n, how, err := ktls.SendFile(&buf, f, 4, 4)
@@ -75,4 +71,17 @@ func exampleCert() (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// exampleFile writes content to a temporary "seg.m4s" and opens it; cleanup
+// closes and removes it.
+func exampleFile(content string) (f *os.File, cleanup func()) {
+	dir, _ := os.MkdirTemp("", "ktls")
+	path := filepath.Join(dir, "seg.m4s")
+	_ = os.WriteFile(path, []byte(content), 0o600)
+	f, _ = os.Open(path)
+	return f, func() {
+		f.Close()
+		os.RemoveAll(dir)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/edgekit/edgekit/ktls"
 )
@@ -18,9 +17,7 @@ import (
 // tempFile writes n seeded random bytes to a file and opens it.
 func tempFile(t testing.TB, n int) (*os.File, []byte) {
 	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("file seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 2))
+	rng := rand.New(rand.NewPCG(testSeed(t), 2))
 	data := make([]byte, n)
 	for i := range data {
 		data[i] = byte(rng.Uint32())

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -168,7 +169,10 @@ func firstDiff(a, b []byte) int {
 func testData(t *testing.T) ([]byte, *os.File) {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("payload seed %d", seed)
+	if v, err := strconv.ParseUint(os.Getenv("KTLS_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	t.Logf("payload seed %d (replay with KTLS_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	payload := make([]byte, 70_000+rng.IntN(20_000)) // several 16 KiB records
 	for i := range payload {
