@@ -1,7 +1,6 @@
 package numa_test
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/edgekit/edgekit/numa"
@@ -27,29 +26,4 @@ func ExampleLoad() {
 	// node 2: cpus 16-23,48-55, 62 GiB
 	// node 3: cpus 24-31,56-63, 62 GiB
 	// nic on node 2 - nvme0n1 on node 3 - distance 12
-}
-
-// Run work on pinned node-local workers of the running machine, placed by
-// network siloing (a request without connection information goes anywhere).
-func ExampleNewPool() {
-	topo, err := numa.Load("/")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	pool, err := numa.NewPool(topo, &numa.PoolOptions{Workers: 1})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer pool.Close()
-
-	policy := numa.NetworkSilo(topo)
-	var onNode int
-	err = pool.Dispatch(context.Background(), policy, numa.Work{}, func() {
-		_, onNode, _ = topo.CurrentCPU()
-	})
-	_, known := topo.Node(onNode)
-	fmt.Println(err, known)
-	// Output: <nil> true
 }

@@ -34,7 +34,7 @@ type PoolOptions struct {
 	allowed     func() ([]int, error)
 }
 
-// PoolStats counts a pool's work.
+// PoolStats counts a pool's work (a snapshot value).
 type PoolStats struct {
 	Tasks  int64 // tasks run
 	Panics int64 // tasks that panicked (recovered)
