@@ -53,6 +53,10 @@ func (n *Namespace) Read(ctx context.Context, series string, from, to time.Time,
 // leaf is an unsplit base partition (a candidate for splitting).
 type leaf struct {
 	ns, id, base string
+	// share is how many leaves split this leaf's part of the data: the
+	// slice's event buckets for a base partition, m for a sub-bucket of a
+	// split one (which was wide, so its sub-buckets are the dense leaves).
+	share int
 }
 
 // leaves lists the records that hold (series, tb) in slice s, routing
@@ -69,12 +73,12 @@ func (n *Namespace) leaves(s *slice, series string, tb int64) []leaf {
 				for j := range r.m {
 					c := p
 					c.j, c.m = j, r.m
-					out = append(out, leaf{ns: s.ns, id: c.id()})
+					out = append(out, leaf{ns: s.ns, id: c.id(), share: r.m})
 				}
 				continue
 			}
 		}
-		out = append(out, leaf{ns: s.ns, id: pid, base: pid})
+		out = append(out, leaf{ns: s.ns, id: pid, base: pid, share: s.buckets})
 	}
 	return out
 }
@@ -225,8 +229,9 @@ func (m *merger) fetch(ctx context.Context, i, limit int) error {
 	return nil
 }
 
-// refill fetches every leaf whose buffer is empty, in parallel.
-func (m *merger) refill(ctx context.Context, limit int) (bool, error) {
+// refill fetches every leaf whose buffer is empty, in parallel; limit(i)
+// is the item limit of leaf i.
+func (m *merger) refill(ctx context.Context, limit func(i int) int) (bool, error) {
 	var idx []int
 	for i := range m.cur {
 		if len(m.cur[i].items) == 0 && !m.cur[i].done {
@@ -237,20 +242,23 @@ func (m *merger) refill(ctx context.Context, limit int) (bool, error) {
 		return false, nil
 	}
 	return true, forEach(ctx, len(idx), m.n.opts.FanOut, func(ctx context.Context, k int) error {
-		return m.fetch(ctx, idx[k], limit)
+		return m.fetch(ctx, idx[k], limit(idx[k]))
 	})
 }
 
 // run appends up to need events (that match) to out.
 func (m *merger) run(ctx context.Context, need int, out *[]Event) error {
 	m.cur = make([]leafCursor, len(m.leaves))
-	first := min(1000, max(16, 2*need/len(m.leaves)+8))
+	// The first fetch of each leaf expects its share of the page (about
+	// two items per event); later fetches expect the rest of it.
+	first := func(i int) int { return min(1000, max(16, 2*need/max(m.leaves[i].share, 1)+8)) }
 	more := min(1000, max(64, 2*need))
+	moreF := func(int) int { return more }
 	if _, err := m.refill(ctx, first); err != nil {
 		return err
 	}
 	for emitted := 0; emitted < need; {
-		if again, err := m.refill(ctx, more); err != nil {
+		if again, err := m.refill(ctx, moreF); err != nil {
 			return err
 		} else if again {
 			continue

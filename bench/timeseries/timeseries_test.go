@@ -3,10 +3,14 @@ package timeseries_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/kv/cassandra"
 	"github.com/edgekit/edgekit/kv/local"
 	"github.com/edgekit/edgekit/timeseries"
 	"github.com/edgekit/edgekit/wal"
@@ -195,9 +200,40 @@ func rawMutations(evs []timeseries.Event) []kv.Mutation {
 // wide one has one partition 100× wider. Each op reads the first page of
 // 100 events of [t-10 min, t) for a random t in the bucket.
 func BenchmarkReadLatency(b *testing.B) {
+	b.Run("store=local", func(b *testing.B) { readLatency(b, openLocal(b, wal.SyncNormal)) })
+	b.Run("store=cassandra", func(b *testing.B) { readLatency(b, openCassandra(b)) })
+}
+
+// openCassandra connects to EDGEKIT_CASSANDRA (default 127.0.0.1:9042) or
+// skips.
+func openCassandra(b *testing.B) kv.Store {
+	hosts := strings.Split(os.Getenv("EDGEKIT_CASSANDRA"), ",")
+	if hosts[0] == "" {
+		hosts = []string{"127.0.0.1:9042"}
+	}
+	if c, err := net.DialTimeout("tcp", hosts[0], 2*time.Second); err != nil {
+		b.Skipf("no Cassandra at %v: %v", hosts, err)
+	} else {
+		c.Close()
+	}
+	ks := fmt.Sprintf("edgekit_tsbench_%d", os.Getpid())
+	s, err := cassandra.New(context.Background(), hosts, &cassandra.Options{Keyspace: ks})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		names, _ := s.Namespaces(context.Background())
+		for _, ns := range names {
+			_ = s.DropNamespace(context.Background(), ns)
+		}
+		s.Close()
+	})
+	return s
+}
+
+func readLatency(b *testing.B, store kv.Store) {
 	const normalPerPartition = 250
 	ctx := context.Background()
-	store := openLocal(b, wal.SyncNormal)
 	o := &timeseries.Options{TimeBucket: time.Hour, EventBuckets: 4, MaxEventBuckets: 4, WideBytes: 1 << 20, MaxSplitBuckets: 16}
 	ns := openTS(b, store, o)
 	bucket := now.Add(-time.Hour).Truncate(time.Hour)
