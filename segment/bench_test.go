@@ -2,9 +2,7 @@ package segment_test
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/Eyevinn/mp4ff/bits"
@@ -140,17 +138,9 @@ func ffmpeg1080p(b *testing.B) ([]byte, *segment.Init) {
 		b.Log("ffmpeg not installed: skipping the real 1080p segment")
 		return nil, nil
 	}
-	out := filepath.Join(b.TempDir(), "1080p.mp4")
-	cmd := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
+	raw := ffmpegMP4(b, ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
 		"-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M", "-g", "50",
-		"-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf", "-f", "mp4", out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("ffmpeg: %v\n%s", err, msg)
-	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		b.Fatal(err)
-	}
+		"-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf")
 	initBytes, segs := splitFragmented(b, raw)
 	in, err := segment.InspectInit(initBytes)
 	if err != nil {

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -105,7 +106,7 @@ type reader struct {
 
 func (r *reader) fail(msg string) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%s", msg)
+		r.err = errors.New(msg)
 	}
 	r.b = nil
 }

@@ -83,7 +83,9 @@
 // Inspect, InspectInit, Select and the Epoch methods are pure functions, safe
 // for concurrent use. *Init, *Asset and *Loop are immutable after
 // construction and safe for concurrent use. Info and Manifest are plain
-// values: share them read-only or copy them.
+// values: share them read-only or copy them. So are the other structs
+// (Candidate, Selection, Rejection, Rendition, Chunk, the option types and
+// the error types).
 //
 // # Caveats
 //

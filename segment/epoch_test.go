@@ -1,13 +1,9 @@
 package segment_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -113,14 +109,11 @@ func splitFragmented(t testing.TB, b []byte) (init []byte, segs [][]byte) {
 // source time `join` seconds, stamping media time as seconds since the epoch
 // (output_ts_offset) and forcing keyframes on the epoch's 2 s grid, the way
 // epoch-locked contribution encoders do.
-func encodeAt(t *testing.T, ffmpeg, dir string, join, epochOffset float64, dur int) []byte {
+func encodeAt(t *testing.T, ffmpeg string, join, epochOffset float64, dur int) []byte {
 	t.Helper()
 	joinFrames := int(join*25 + 0.5)
-	out := filepath.Join(dir, fmt.Sprintf("enc-%v.mp4", join))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	ss := fmt.Sprint(join)
-	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+	return ffmpegMP4(t, ffmpeg,
 		"-ss", ss, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
 		"-ss", ss, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", fmt.Sprint(dur), "-map", "0:v", "-map", "1:a",
@@ -128,16 +121,7 @@ func encodeAt(t *testing.T, ffmpeg, dir string, join, epochOffset float64, dur i
 		"-force_key_frames", fmt.Sprintf("expr:eq(mod(n+%d,50),0)", joinFrames),
 		"-c:a", "aac", "-b:a", "32k",
 		"-output_ts_offset", fmt.Sprint(epochOffset+join),
-		"-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf+frag_discont",
-		"-f", "mp4", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+		"-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf+frag_discont")
 }
 
 // TestEpochLockTwoEncoders encodes the same source twice with ffmpeg, the
@@ -146,7 +130,6 @@ func encodeAt(t *testing.T, ffmpeg, dir string, join, epochOffset float64, dur i
 // first segment is reported off the grid, and that Select can use either.
 func TestEpochLockTwoEncoders(t *testing.T) {
 	ffmpeg := peertest.Exec(t, "ffmpeg", "apt-get install ffmpeg")
-	dir := t.TempDir()
 	const offset = 100 // encoder clock: seconds since the epoch at source time 0
 	e := segment.Epoch{Start: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), SegmentDuration: 2 * time.Second}
 
@@ -176,8 +159,8 @@ func TestEpochLockTwoEncoders(t *testing.T) {
 	// A joins the source at 2 s, on a segment boundary; B at 3.32 s, mid
 	// segment. (Joining at 0 is avoided: ffmpeg 5.1 then shifts the first
 	// frame by one frame duration, which would test ffmpeg, not us.)
-	a := lock("A", encodeAt(t, ffmpeg, dir, 2, offset, 8))
-	b := lock("B", encodeAt(t, ffmpeg, dir, 3.32, offset, 6))
+	a := lock("A", encodeAt(t, ffmpeg, 2, offset, 8))
+	b := lock("B", encodeAt(t, ffmpeg, 3.32, offset, 6))
 
 	// A covers [102,110) s = numbers 51..54; B joined at 103.32: its first
 	// segment [103.32,104) is off the grid, then 52 and 53 lock and its

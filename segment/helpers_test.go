@@ -1,10 +1,13 @@
 package segment_test
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/edgekit/edgekit/segment"
 )
@@ -53,4 +56,24 @@ func loadVOD(t testing.TB) *segment.Asset {
 		t.Fatalf("LoadDASH: %v", err)
 	}
 	return a
+}
+
+// ffmpegMP4 runs ffmpeg quietly with args (inputs, codecs, -movflags) and
+// returns the MP4 it writes, failing t if ffmpeg fails or takes over a
+// minute.
+func ffmpegMP4(t testing.TB, ffmpeg string, args ...string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.mp4")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args = append([]string{"-hide_banner", "-nostdin", "-loglevel", "error"}, args...)
+	cmd := exec.CommandContext(ctx, ffmpeg, append(args, "-f", "mp4", out)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,13 +1,8 @@
 package segment_test
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgekit/edgekit/internal/peertest"
 	"github.com/edgekit/edgekit/segment"
@@ -18,20 +13,9 @@ import (
 // segment with its first sample removed is flagged.
 func TestInspectHEVC(t *testing.T) {
 	ffmpeg := peertest.Exec(t, "ffmpeg", "apt-get install ffmpeg")
-	out := filepath.Join(t.TempDir(), "hevc.mp4")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "4",
+	raw := ffmpegMP4(t, ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "4",
 		"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=50:min-keyint=50:scenecut=0:bframes=0:log-level=error",
-		"-tag:v", "hvc1", "-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf", "-f", "mp4", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+		"-tag:v", "hvc1", "-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf")
 	initBytes, segs := splitFragmented(t, raw)
 	in, err := segment.InspectInit(initBytes)
 	if err != nil {

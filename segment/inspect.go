@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/Eyevinn/mp4ff/bits"
@@ -129,7 +130,7 @@ func decodeMoof(data []byte, b box) (moof *mp4.MoofBox, err error) {
 	var kidsBuf, grandBuf [8]box
 	kids, d := walkChildren(data, b, kidsBuf[:0])
 	if d != nil {
-		return nil, fmt.Errorf("%s", d.Detail)
+		return nil, errors.New(d.Detail)
 	}
 	moof = &mp4.MoofBox{StartPos: uint64(b.start)}
 	for _, k := range kids {
@@ -143,7 +144,7 @@ func decodeMoof(data []byte, b box) (moof *mp4.MoofBox, err error) {
 		case k.is("traf"):
 			grand, d := walkChildren(data, k, grandBuf[:0])
 			if d != nil {
-				return nil, fmt.Errorf("%s", d.Detail)
+				return nil, errors.New(d.Detail)
 			}
 			traf := &mp4.TrafBox{}
 			for _, g := range grand {
@@ -170,7 +171,7 @@ func decodeMoof(data []byte, b box) (moof *mp4.MoofBox, err error) {
 		}
 	}
 	if moof.Mfhd == nil {
-		return nil, fmt.Errorf("moof without mfhd")
+		return nil, errors.New("moof without mfhd")
 	}
 	if len(moof.Trafs) > 0 {
 		moof.Traf = moof.Trafs[0]

@@ -53,11 +53,10 @@ func testLoop(t testing.TB, opts *segment.LoopOptions) *segment.Loop {
 
 var epochStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func TestMPDTemplate(t *testing.T) {
-	loop := testLoop(t, &segment.LoopOptions{Start: epochStart, StartNumber: 1})
-	m := loop.Manifest()
-	m.UTCTimingURL = "http://origin.example/time?iso"
-	now := epochStart.Add(time.Hour)
+// renderMPD renders m at now and parses the result back with dash-mpd, so
+// every MPD test also checks that a real DASH library reads what we wrote.
+func renderMPD(t testing.TB, m *segment.Manifest, now time.Time) ([]byte, *mpd.MPD) {
+	t.Helper()
 	b, err := m.MPD(now)
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +65,15 @@ func TestMPDTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dash-mpd cannot read our MPD: %v\n%s", err, b)
 	}
+	return b, d
+}
+
+func TestMPDTemplate(t *testing.T) {
+	loop := testLoop(t, &segment.LoopOptions{Start: epochStart, StartNumber: 1})
+	m := loop.Manifest()
+	m.UTCTimingURL = "http://origin.example/time?iso"
+	now := epochStart.Add(time.Hour)
+	b, d := renderMPD(t, m, now)
 	if d.GetType() != "dynamic" || d.AvailabilityStartTime != "2026-01-01T00:00:00.000Z" || len(d.UTCTimings) != 1 ||
 		string(d.UTCTimings[0].SchemeIdUri) != "urn:mpeg:dash:utc:http-xsdate:2014" || d.UTCTimings[0].Value != m.UTCTimingURL {
 		t.Fatalf("MPD header wrong:\n%s", b)
@@ -85,14 +93,7 @@ func TestMPDTemplate(t *testing.T) {
 
 func TestMPDLowLatency(t *testing.T) {
 	loop := testLoop(t, &segment.LoopOptions{Start: epochStart, ChunkDuration: 500 * time.Millisecond})
-	b, err := loop.Manifest().MPD(epochStart.Add(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := mpd.MPDFromBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, d := renderMPD(t, loop.Manifest(), epochStart.Add(time.Minute))
 	st := d.Periods[0].AdaptationSets[0].Representations[0].SegmentTemplate
 	if float64(st.AvailabilityTimeOffset) != 1.5 || st.AvailabilityTimeComplete == nil || *st.AvailabilityTimeComplete {
 		t.Fatalf("want availabilityTimeOffset=1.5 availabilityTimeComplete=false:\n%s", b)
@@ -112,14 +113,7 @@ func TestMPDTimelineFromInfos(t *testing.T) {
 	track, win := lockedWindow(t, loop, "0", 100, 107)
 	win = append(win[:3], win[4:]...) // number 103 never arrived
 	m := &segment.Manifest{Epoch: loop.Epoch(), Timeline: true, Renditions: []segment.Rendition{{ID: "0", Track: track, Segments: win}}}
-	b, err := m.MPD(epochStart.Add(216 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := mpd.MPDFromBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, d := renderMPD(t, m, epochStart.Add(216*time.Second))
 	st := d.Periods[0].AdaptationSets[0].Representations[0].SegmentTemplate
 	if *st.StartNumber != 100 || st.SegmentTimeline == nil {
 		t.Fatalf("timeline template wrong:\n%s", b)

@@ -3,6 +3,8 @@ package segment_test
 import (
 	"errors"
 	"math/rand"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/edgekit/edgekit/segment"
@@ -56,7 +58,10 @@ func TestSelect(t *testing.T) {
 // candidates arrive in.
 func TestSelectDeterministic(t *testing.T) {
 	seed := rand.Int63()
-	t.Logf("seed %d", seed)
+	if v, err := strconv.ParseInt(os.Getenv("SEGMENT_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	t.Logf("seed %d (replay with SEGMENT_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewSource(seed))
 	order := []string{"p2", "p0", "p1"}
 	for trial := 0; trial < 200; trial++ {
