@@ -136,15 +136,33 @@ func (n *Namespace) scan(ctx context.Context, series string, from, to time.Time,
 		}
 		return nil, err
 	}
+	if (pos.us-fromU)/n.sliceU > 8 {
+		// A long range: start no earlier than the oldest slice there is,
+		// rather than probing every bucket back to from.
+		oldest, err := n.oldestSlice(ctx)
+		if err != nil {
+			return cutShort(err, pos.us/n.bktU, nil)
+		}
+		if oldest < 0 || oldest > pos.us {
+			return page, nil
+		}
+		fromU = max(fromU, oldest)
+	}
 	loTB := fromU / n.bktU
 	for tb := pos.us / n.bktU; tb >= loTB; tb-- {
 		tbStart := tb * n.bktU
 		lo := max(fromU, tbStart)
 		start := pos.startKey()
 		end := timeKey(lo - 1)
-		s, err := n.getSlice(ctx, n.sliceStart(tbStart))
+		sliceAt := n.sliceStart(tbStart)
+		s, err := n.getSlice(ctx, sliceAt)
 		if err != nil {
 			return cutShort(err, tb, nil)
+		}
+		if s == nil {
+			// No slice: skip its remaining buckets in one step.
+			tb = sliceAt / n.bktU
+			tbStart = sliceAt
 		}
 		if s != nil && start != nil {
 			lv := n.leaves(s, series, tb)
@@ -177,6 +195,21 @@ func (n *Namespace) scan(ctx context.Context, series string, from, to time.Time,
 		pos = position{us: tbStart - 1}
 	}
 	return page, nil
+}
+
+// oldestSlice returns the start (µs) of the oldest slice, or -1.
+func (n *Namespace) oldestSlice(ctx context.Context) (int64, error) {
+	names, err := n.store.Namespaces(ctx)
+	if err != nil {
+		return 0, err
+	}
+	oldest := int64(-1)
+	for _, ns := range names {
+		if start, ok := n.parseSliceName(ns); ok && (oldest < 0 || start < oldest) {
+			oldest = start
+		}
+	}
+	return oldest, nil
 }
 
 func clampBytes(b []int64) []uint32 {

@@ -207,3 +207,27 @@ func TestBadPageToken(t *testing.T) {
 		})
 	}
 }
+
+// TestLongRangeSkipsEmptySlices: a range reaching back years returns the
+// same events, without probing every empty bucket (the store is asked
+// only a handful of times).
+func TestLongRangeSkipsEmptySlices(t *testing.T) {
+	c := newClock()
+	store := &countingStore{Store: kvtestStore()}
+	ns := open(t, store, "longr", testOpts(c))
+	ctx := context.Background()
+	evs := genEvents(rand.New(rand.NewPCG(9, 9)), c.Now(), 3*time.Hour, 50)
+	if err := ns.Write(ctx, "s", evs...); err != nil {
+		t.Fatal(err)
+	}
+	store.reset()
+	got, _ := readAll(t, ns, "s", time.Unix(0, 0), c.Now().Add(time.Hour), 1000)
+	sameEvents(t, "long range", got, newestFirst(evs))
+	reads := 0
+	for _, n := range store.reset() {
+		reads += n
+	}
+	if reads > 200 {
+		t.Errorf("%d kv reads for 4 slices of data over 56 years; empty slices should be skipped", reads)
+	}
+}

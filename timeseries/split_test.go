@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/edgekit/edgekit/kv"
 	"github.com/edgekit/edgekit/kv/kvtest"
 	"github.com/edgekit/edgekit/timeseries"
@@ -272,4 +274,65 @@ func TestSplitConcurrentWrites(t *testing.T) {
 			sameEvents(t, "after concurrent split", got, newestFirst(written))
 		})
 	}
+}
+
+// TestBackgroundSplitter: with the background goroutine on, a read that
+// finds a wide partition wakes the splitter, which publishes on its own;
+// Close stops the goroutine.
+func TestBackgroundSplitter(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	c := newClock()
+	ctx := context.Background()
+	o := splitOpts(c)
+	o.NoBackground = false
+	ns, err := timeseries.Open(ctx, kvtest.NewMemStore(), "bgsplit", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	evs := wideEvents(rand.New(rand.NewPCG(seed(t), 10)), c.Now().Add(-30*time.Minute), 400)
+	if err := ns.Write(ctx, "wide", evs...); err != nil {
+		t.Fatal(err)
+	}
+	from, to := c.Now().Add(-3*time.Hour), c.Now().Add(time.Hour)
+	readAll(t, ns, "wide", from, to, 50)
+	for deadline := time.Now().Add(30 * time.Second); ns.Stats().SplitsPublished == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("background splitter never published: %+v", ns.Stats())
+		}
+	}
+	got, _ := readAll(t, ns, "wide", from, to, 50)
+	sameEvents(t, "after background split", got, newestFirst(evs))
+	if err := ns.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImmutableSplitsOnly: with the option, a partition still inside the
+// accept window waits; once its bucket has left the window it is split.
+func TestImmutableSplitsOnly(t *testing.T) {
+	c := newClock()
+	ctx := context.Background()
+	o := splitOpts(c)
+	o.AcceptPast, o.ImmutableSplitsOnly = 20*time.Minute, true
+	ns := open(t, kvtest.NewMemStore(), "immut", o)
+	bucket := c.Now().Truncate(10 * time.Minute) // the bucket holding now
+	var evs []timeseries.Event
+	for i := range 300 {
+		evs = append(evs, ev(bucket.Add(time.Duration(i)*time.Second), fmt.Sprint(i), "k", "some value to make it wide"))
+	}
+	c.Set(bucket.Add(9 * time.Minute))
+	if err := ns.Write(ctx, "s", evs...); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, ns, "s", bucket, bucket.Add(10*time.Minute), 50)
+	if n, err := ns.RunSplits(ctx); n != 0 || err != nil {
+		t.Fatalf("split of a writable bucket: %d, %v; want 0", n, err)
+	}
+	c.Set(bucket.Add(30*time.Minute + time.Second)) // bucket end + AcceptPast has passed
+	if n, err := ns.RunSplits(ctx); n != 1 || err != nil {
+		t.Fatalf("split after the window: %d, %v; want 1", n, err)
+	}
+	got, _ := readAll(t, ns, "s", bucket, bucket.Add(10*time.Minute), 50)
+	sameEvents(t, "after immutable split", got, newestFirst(evs))
 }
