@@ -126,9 +126,9 @@ const SweepMargin = time.Minute
 // Client is the KV abstraction on any Store: idempotency tokens, chunked
 // large values, byte-budget pagination with authenticated page tokens,
 // jittered TTLs and multi-item mutations. Its only mutable state is the
-// time of the last token it issued (an atomic); it is safe for concurrent
-// use. It does not own the Store:
-// close the Store when done.
+// time of the last token it issued (an atomic) and the position of a
+// caller's Options.Rand (read under a lock); it is safe for concurrent use.
+// It does not own the Store: close the Store when done.
 type Client struct {
 	store  Store
 	opts   Options // defaults filled in
@@ -252,7 +252,9 @@ func (c *Client) Namespaces(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := all[:0]
+	// A fresh slice: filtering in place would write into whatever the
+	// Store returned, which the Store contract does not promise is ours.
+	out := make([]string, 0, len(all))
 	for _, ns := range all {
 		if !strings.Contains(ns, "__") {
 			out = append(out, ns)

@@ -32,10 +32,10 @@
 // Each Client write carries a [Token] {generation time, 128 random bits},
 // fresh by default or passed with [WithToken]; one Client's token times
 // strictly increase, so its own writes apply in the order it issued them
-// even within one clock tick. The generation time becomes
-// the Store timestamp of every put (deletes get one microsecond less, so a
-// Mutate that deletes a range and writes into it keeps its writes), and the
-// chunk write id and TTL jitter derive from the token. A retried or hedged
+// even within one clock tick. The generation time becomes the Store
+// timestamp of every put (deletes get one microsecond less, so a Mutate
+// that deletes a range and writes into it keeps its writes), and the chunk
+// write id and TTL jitter derive from the token. A retried or hedged
 // write with the same token therefore writes identical cells and applies
 // once, even across processes and crashes, with no server-side dedup table;
 // a retry of a write that a newer one has replaced stays replaced. Tokens
@@ -54,9 +54,8 @@
 // table of its own), under a record named by a write id derived from the
 // token and the item, Options.StageBytes per Apply call with up to
 // Options.StageParallelism calls in flight. Then one put in ns makes the
-// value visible: an empty
-// value plus a manifest (size, chunk count, checksum, write id) in the
-// metadata. Readers fetch the chunks the manifest names and check indices,
+// value visible: an empty value plus a manifest (size, chunk count,
+// checksum, write id) in the metadata. Readers fetch the chunks the manifest names and check indices,
 // sizes and the xxhash64 checksum; since chunks of different writes never
 // share a record, readers never see a partial or mixed value — a writer
 // that dies while staging leaves the old value in place, and two writers
@@ -98,12 +97,16 @@
 // number of goroutines. A Store makes each successful Apply visible to
 // every later Read on the same Store value; [Atomic] Stores (kv/local,
 // kv/cassandra, MemStore) apply one Apply call all at once, so Mutate on
-// them is atomic.
-// On other Stores each mutation applies on its own, and a failed Mutate may
-// leave some applied: retry it with the same token. Single items are always
-// all-or-nothing, chunked ones included. Reads are not snapshots across
-// pages: a page reflects the writes visible when it was read, and writes
-// behind the page position are not revisited.
+// them is atomic. On other Stores each mutation applies on its own, and a
+// failed Mutate may leave some applied: retry it with the same token.
+// Single items are always all-or-nothing, chunked ones included. Reads are
+// not snapshots across pages: a page reflects the writes visible when it
+// was read, and writes behind the page position are not revisited.
+//
+// Item, Mutation, Query, Result, Page, Token, SweepStats and the error
+// types are plain values. Results and pages belong to the caller; the
+// slices a caller passes in (values, keys, queries) must not change while
+// the call that received them runs.
 //
 // # Formats (frozen)
 //

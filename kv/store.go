@@ -175,7 +175,9 @@ type Store interface {
 }
 
 // Atomic is implemented by Stores that can report whether Apply is atomic
-// across all mutations of one call.
+// across all mutations of one call. The answer must not change for the
+// life of the Store (NewClient asks once), and AtomicApply, like every
+// Store method, may be called concurrently.
 type Atomic interface {
 	AtomicApply() bool
 }

@@ -42,9 +42,17 @@ func payload(n int, seed uint64) []byte {
 	return b
 }
 
-// smallChunks makes chunking cheap to exercise: 64 KiB threshold, 16 KiB
-// chunks.
-var smallChunks = &kv.Options{ChunkThreshold: 64 << 10, ChunkSize: 16 << 10}
+// Chunking is cheap to exercise with a 64 KiB threshold and 16 KiB chunks.
+const (
+	smallThreshold = 64 << 10
+	smallChunkSize = 16 << 10
+)
+
+// smallChunks returns fresh Options with the small chunking sizes (a
+// function, not a shared package-level *Options that a test could modify).
+func smallChunks() *kv.Options {
+	return &kv.Options{ChunkThreshold: smallThreshold, ChunkSize: smallChunkSize}
+}
 
 func (s *suite) testClient(t *testing.T, e *env) {
 	for _, c := range []struct {
@@ -81,8 +89,8 @@ func (e *env) checkValue(c *kv.Client, id, key string, want []byte) {
 }
 
 func (s *suite) clientChunked(t *testing.T, e *env) {
-	c := e.client(smallChunks)
-	thr, cs := smallChunks.ChunkThreshold, smallChunks.ChunkSize
+	c := e.client(smallChunks())
+	thr, cs := smallThreshold, smallChunkSize
 	sizes := []int{0, 1, thr - 1, thr, thr + 1, 5*cs + 7, 8 * cs}
 	for i, n := range sizes {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -162,10 +170,10 @@ func (s *suite) clientLarge(t *testing.T, e *env) {
 }
 
 func (s *suite) clientRetry(t *testing.T, e *env) {
-	c := e.client(smallChunks)
+	c := e.client(smallChunks())
 	tokA, err := c.NewToken()
 	e.must(err)
-	big := payload(3*smallChunks.ChunkThreshold, 7)
+	big := payload(3*smallThreshold, 7)
 	// The write, a retry, and a hedge at once, all with token A.
 	var wg sync.WaitGroup
 	for range 3 {
@@ -236,13 +244,13 @@ func (s *suite) clientTokenWindow(t *testing.T, e *env) {
 }
 
 func (s *suite) clientPages(t *testing.T, e *env) {
-	c := e.client(smallChunks)
+	c := e.client(smallChunks())
 	var want []string
 	var muts []kv.Mutation
 	for i := range 60 {
 		n := (i * 977) % 3000
 		if i%20 == 7 {
-			n = 2*smallChunks.ChunkThreshold + i // chunked
+			n = 2*smallThreshold + i // chunked
 		}
 		k := fmt.Sprintf("k%03d", i)
 		muts = append(muts, kv.Mutation{Op: kv.OpPut, Key: []byte(k), Value: payload(n, uint64(i))})
@@ -339,8 +347,8 @@ func clientPageCheck(q kv.Query, budget int, p kv.Page) error {
 }
 
 func (s *suite) clientMutate(t *testing.T, e *env) {
-	c := e.client(smallChunks)
-	big := payload(2*smallChunks.ChunkThreshold, 5)
+	c := e.client(smallChunks())
+	big := payload(2*smallThreshold, 5)
 	e.must(c.Mutate(e.ctx, e.ns, "r", []kv.Mutation{
 		{Op: kv.OpPut, Key: []byte("a"), Value: []byte("1")},
 		{Op: kv.OpPut, Key: []byte("b"), Value: []byte("2"), Metadata: []byte("meta")},
@@ -373,8 +381,8 @@ func (s *suite) clientMutate(t *testing.T, e *env) {
 }
 
 func (s *suite) clientSweep(t *testing.T, e *env) {
-	c := e.client(smallChunks)
-	big := func(i int) []byte { return payload(2*smallChunks.ChunkThreshold, uint64(i)) }
+	c := e.client(smallChunks())
+	big := func(i int) []byte { return payload(2*smallThreshold, uint64(i)) }
 	e.must(c.Put(e.ctx, e.ns, "r", []byte("kept"), big(1)))
 	e.must(c.Put(e.ctx, e.ns, "r", []byte("over"), big(2)))
 	e.must(c.Put(e.ctx, e.ns, "r", []byte("over"), big(3))) // orphans write 2
@@ -389,7 +397,7 @@ func (s *suite) clientSweep(t *testing.T, e *env) {
 		t.Errorf("sweep inside the token window: %+v, want 4 young and none deleted", st)
 	}
 	// An hour later every write is outside the window.
-	later, err := kv.NewClient(e.s, &kv.Options{ChunkThreshold: smallChunks.ChunkThreshold, ChunkSize: smallChunks.ChunkSize,
+	later, err := kv.NewClient(e.s, &kv.Options{ChunkThreshold: smallThreshold, ChunkSize: smallChunkSize,
 		Now: func() time.Time { return time.Now().Add(time.Hour) }})
 	e.must(err)
 	st, err = later.Sweep(e.ctx, e.ns)
@@ -409,8 +417,8 @@ func (s *suite) clientSweep(t *testing.T, e *env) {
 // returns the check that they expired.
 func (s *suite) clientTTL(t *testing.T, e *env) func() {
 	e = e.sub(t, "client")
-	c := e.client(smallChunks)
-	big := payload(2*smallChunks.ChunkThreshold, 11)
+	c := e.client(smallChunks())
+	big := payload(2*smallThreshold, 11)
 	e.must(c.Put(e.ctx, e.ns, "c", []byte("small"), []byte("x"), kv.WithTTL(ttl)))
 	e.must(c.Put(e.ctx, e.ns, "c", []byte("big"), big, kv.WithTTL(ttl)))
 	e.must(c.Put(e.ctx, e.ns, "c", []byte("keep"), big))
