@@ -96,7 +96,9 @@ type reader struct {
 // live decodes the cell under an item key and returns it as an Item if it
 // is visible: not an item tombstone, not expired, not hidden by a record
 // or range tombstone.
-func (r *reader) live(key, val []byte) (kv.Item, bool, error) {
+// owned says val is the caller's private copy (an overflow value), so the
+// item may alias it instead of copying a large value again.
+func (r *reader) live(key, val []byte, owned bool) (kv.Item, bool, error) {
 	c, err := decodeCell(val)
 	if err != nil {
 		return kv.Item{}, false, err
@@ -104,7 +106,10 @@ func (r *reader) live(key, val []byte) (kv.Item, bool, error) {
 	if c.tombstone() || (c.expiry != 0 && c.expiry <= r.now) || r.tombs.covers(key, c.ts) {
 		return kv.Item{}, false, nil
 	}
-	it := kv.Item{Key: bytes.Clone(key), Value: bytes.Clone(c.value), Timestamp: c.ts}
+	it := kv.Item{Key: bytes.Clone(key), Value: c.value, Timestamp: c.ts}
+	if !owned {
+		it.Value = bytes.Clone(c.value) // never hand out an alias of a cached page
+	}
 	if it.Key == nil {
 		it.Key = []byte{}
 	}
@@ -149,7 +154,7 @@ func (r *reader) scan(start, end []byte, reverse bool, after []byte, hasAfter bo
 		if err != nil {
 			return false, err
 		}
-		if more, err := r.offer(k[len(prefix):], v, full, add); more || err != nil {
+		if more, err := r.offer(k[len(prefix):], v, c.Owned(), full, add); more || err != nil {
 			return more, err
 		}
 		if reverse {
@@ -175,14 +180,14 @@ func (r *reader) keys(list [][]byte, reverse bool, after []byte, hasAfter bool,
 		if hasAfter && (!reverse && bytes.Compare(k, after) <= 0 || reverse && bytes.Compare(k, after) >= 0) {
 			continue
 		}
-		v, ok, err := r.tx.Get(r.root, itemKey(r.id, k))
+		v, owned, ok, err := r.tx.Lookup(r.root, itemKey(r.id, k))
 		if err != nil {
 			return false, err
 		}
 		if !ok {
 			continue
 		}
-		if more, err := r.offer(k, v, full, add); more || err != nil {
+		if more, err := r.offer(k, v, owned, full, add); more || err != nil {
 			return more, err
 		}
 	}
@@ -192,8 +197,8 @@ func (r *reader) keys(list [][]byte, reverse bool, after []byte, hasAfter bool,
 // offer adds the item under key if it is live and the page has room. It
 // reports more = true when a live item did not fit: the page is done and
 // a cursor is due.
-func (r *reader) offer(key, val []byte, full func() bool, add func(kv.Item)) (more bool, err error) {
-	it, ok, err := r.live(key, val)
+func (r *reader) offer(key, val []byte, owned bool, full func() bool, add func(kv.Item)) (more bool, err error) {
+	it, ok, err := r.live(key, val, owned)
 	if err != nil || !ok {
 		return false, err
 	}

@@ -167,7 +167,7 @@ func (tx *Tx) checkNode(pg, root uint32, lo, hi []byte, depth int, leafDepth *in
 				}
 				st.Overflow++
 			}
-			if _, err := tx.readOverflow(nil, c.ovf, c.vlen); err != nil {
+			if _, err := tx.readOverflow(c.ovf, c.vlen); err != nil {
 				return err
 			}
 		}

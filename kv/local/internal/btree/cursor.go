@@ -41,7 +41,12 @@ func (c *Cursor) cur() *cell {
 func (c *Cursor) Key() []byte { return c.cur().key }
 
 // Value returns the current value, reading its overflow chain if it has one.
+// An inline value aliases the page and must not be modified; see Owned.
 func (c *Cursor) Value() ([]byte, error) { return c.tx.value(c.cur()) }
+
+// Owned reports whether Value returns a fresh copy the caller may keep and
+// modify (true for values in overflow chains).
+func (c *Cursor) Owned() bool { return c.cur().ovf != 0 }
 
 // ValueLen returns the current value's length without reading it.
 func (c *Cursor) ValueLen() int { return int(c.cur().vlen) }

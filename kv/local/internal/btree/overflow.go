@@ -34,15 +34,20 @@ func (tx *Tx) writeOverflow(v []byte) (uint32, error) {
 	return pages[0], nil
 }
 
-// readOverflow returns the vlen bytes of the chain starting at first,
-// appended to dst.
-func (tx *Tx) readOverflow(dst []byte, first uint32, vlen uint32) ([]byte, error) {
-	buf := make([]byte, tx.ps)
-	want := len(dst) + int(vlen)
+// readOverflow returns the vlen bytes of the chain starting at first, in
+// a new slice. Each page is read straight into its place in the result:
+// the 8-byte page header lands over the last 8 bytes already assembled
+// (saved and put back) or, for the first page, over spare room in front,
+// so a large value is copied once, by the read itself.
+func (tx *Tx) readOverflow(first uint32, vlen uint32) ([]byte, error) {
+	per := capacity(tx.ps)
+	want := headerSize + int(vlen)
+	out := make([]byte, headerSize, want+tx.ps)
+	var saved [headerSize]byte
 	pg := first
-	for pages := 0; len(dst) < want; pages++ {
+	for pages := 0; len(out) < want; pages++ {
 		if pg == 0 {
-			return nil, corrupt(first, "overflow chain ends after %d of %d bytes", len(dst)-(want-int(vlen)), vlen)
+			return nil, corrupt(first, "overflow chain ends after %d of %d bytes", len(out)-headerSize, vlen)
 		}
 		if err := tx.checkPage(pg); err != nil {
 			return nil, err
@@ -50,6 +55,9 @@ func (tx *Tx) readOverflow(dst []byte, first uint32, vlen uint32) ([]byte, error
 		if pages > int(tx.meta.pageCount) {
 			return nil, corrupt(first, "overflow chain loops")
 		}
+		at := len(out) - headerSize
+		copy(saved[:], out[at:])
+		buf := out[at : at+tx.ps]
 		if err := tx.r.ReadPage(pg, buf); err != nil {
 			return nil, err
 		}
@@ -57,16 +65,18 @@ func (tx *Tx) readOverflow(dst []byte, first uint32, vlen uint32) ([]byte, error
 		if err != nil {
 			return nil, err
 		}
-		if len(dst)+len(data) > want {
-			return nil, corrupt(pg, "overflow chain longer than its %d-byte value", vlen)
+		// Every page but the last is full; the last ends the value exactly.
+		if len(out)+len(data) > want || (len(data) != per && len(out)+len(data) != want) {
+			return nil, corrupt(pg, "overflow page of %d bytes does not fit its %d-byte value", len(data), vlen)
 		}
-		dst = append(dst, data...)
+		copy(out[at:], saved[:])
+		out = out[:len(out)+len(data)]
 		pg = next
 	}
 	if pg != 0 {
 		return nil, corrupt(first, "overflow chain longer than its %d-byte value", vlen)
 	}
-	return dst, nil
+	return out[headerSize:want:want], nil
 }
 
 // overflowPages lists the pages of the chain for a value of vlen bytes

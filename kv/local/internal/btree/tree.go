@@ -54,23 +54,32 @@ func (tx *Tx) descend(root uint32, key []byte) ([]pathElem, *node, error) {
 
 // Get returns the value stored under key. The slice must not be modified.
 func (tx *Tx) Get(root uint32, key []byte) ([]byte, bool, error) {
+	v, _, ok, err := tx.Lookup(root, key)
+	return v, ok, err
+}
+
+// Lookup is Get that also reports whether the value is a fresh copy the
+// caller owns (a value from an overflow chain) rather than an alias of a
+// shared page.
+func (tx *Tx) Lookup(root uint32, key []byte) (v []byte, owned, ok bool, err error) {
 	_, n, err := tx.descend(root, key)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
-	i, ok := n.search(key)
-	if !ok {
-		return nil, false, nil
+	i, found := n.search(key)
+	if !found {
+		return nil, false, false, nil
 	}
-	v, err := tx.value(&n.cells[i])
-	return v, err == nil, err
+	c := &n.cells[i]
+	v, err = tx.value(c)
+	return v, c.ovf != 0, err == nil, err
 }
 
 func (tx *Tx) value(c *cell) ([]byte, error) {
 	if c.ovf == 0 {
 		return c.val, nil
 	}
-	return tx.readOverflow(make([]byte, 0, c.vlen), c.ovf, c.vlen)
+	return tx.readOverflow(c.ovf, c.vlen)
 }
 
 // MaxValueLen is the longest value a tree stores.
