@@ -46,8 +46,9 @@ type Namespace struct {
 
 	runMu sync.Mutex // serializes RunSplits
 
-	wake    chan struct{} // nudges the splitter
-	stop    chan struct{} // closed by Close
+	wake    chan struct{}      // nudges the splitter
+	stop    chan struct{}      // closed by Close
+	bgStop  context.CancelFunc // cancels the background goroutine's work in progress
 	wg      sync.WaitGroup
 	closed  atomic.Bool
 	closeMu sync.Mutex // serializes Close
@@ -96,8 +97,10 @@ func Open(ctx context.Context, store kv.Store, name string, opts *Options) (*Nam
 		n.buf = &buffer{}
 	}
 	if !o.NoBackground {
+		bg, cancel := context.WithCancel(context.Background())
+		n.bgStop = cancel
 		n.wg.Add(1)
-		go n.background()
+		go n.background(bg)
 	}
 	return n, nil
 }
@@ -237,6 +240,9 @@ func (n *Namespace) Close() error {
 	err := n.Flush(context.Background())
 	n.closed.Store(true)
 	close(n.stop)
+	if n.bgStop != nil {
+		n.bgStop() // an interrupted split resumes from its checkpoint later
+	}
 	n.wg.Wait()
 	return errors.Join(err, n.saveDensity(context.Background()))
 }
@@ -250,10 +256,8 @@ func (n *Namespace) checkOpen() error {
 
 // background runs the timed work: buffer flushes, splits, metadata
 // refresh and retention. It is the only goroutine a Namespace owns.
-func (n *Namespace) background() {
+func (n *Namespace) background(ctx context.Context) {
 	defer n.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	ticker := func(d time.Duration, on bool) (<-chan time.Time, func()) {
 		if !on {
 			return nil, func() {}
