@@ -276,10 +276,21 @@ func (c *Conn) CloseWrite() error {
 	return errors.ErrUnsupported
 }
 
-func (c *Conn) LocalAddr() net.Addr                { return c.raw.LocalAddr() }
-func (c *Conn) RemoteAddr() net.Addr               { return c.raw.RemoteAddr() }
-func (c *Conn) SetDeadline(t time.Time) error      { return c.raw.SetDeadline(t) }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return c.raw.SetReadDeadline(t) }
+// LocalAddr returns the accepted socket's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr returns the accepted socket's peer address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// SetDeadline sets the socket's read and write deadlines. They bound
+// crypto/tls reads and handshakes as well as kernel-mode writes and
+// sendfile, which all wait on the same socket.
+func (c *Conn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
+
+// SetReadDeadline sets the socket's read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the socket's write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
 
 // ReadFrom copies r to the connection. When r is an *os.File, or an

@@ -140,7 +140,8 @@ func copyRange(w io.Writer, f *os.File, off, n int64) (int64, error) {
 func copyPooled(w io.Writer, r io.Reader) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	// writerOnly hides w's ReadFrom so io.CopyBuffer does not recurse into it.
+	// The struct wrappers hide w's ReadFrom and r's WriteTo, so io.CopyBuffer
+	// uses the pooled buffer instead of recursing into Conn.ReadFrom.
 	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r}, *bp)
 }
 
