@@ -3,6 +3,7 @@ package wal
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // maxWriteChunk bounds one WriteAt of frames, so a huge transaction does not
@@ -66,6 +67,8 @@ func (s *Store) appendLocked(pages []uint32, dirty map[uint32][]byte, nPage uint
 	s.written, s.writtenPages = s.w.mxFrame, nPage
 	if s.sync == SyncNormal {
 		s.publishLocked(seq, s.written, nPage)
+	} else if s.syncing {
+		s.broadcastLocked() // a group-commit leader may be gathering
 	}
 	s.mu.Unlock()
 	return seq, nil
@@ -118,6 +121,32 @@ func (s *Store) publishLocked(seq uint64, frame, nPage uint32) {
 	s.broadcastLocked()
 }
 
+// maxGather bounds how long a group-commit leader waits for a commit that
+// is being written to join its fsync.
+const maxGather = 100 * time.Microsecond
+
+// gatherLocked is the group-commit leader's short wait before its fsync
+// (PostgreSQL's commit_delay, but only when it pays): while another
+// transaction holds the writer lock it is about to append a commit, so the
+// leader waits, up to maxGather, for it to do so and share this fsync.
+// Without this, the first committer back from the previous fsync would sync
+// alone and the batches would alternate between one commit and the rest.
+// s.mu held; s.syncing set.
+func (s *Store) gatherLocked() {
+	var deadline time.Time
+	for len(s.writer) > 0 {
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(maxGather)
+		} else if !now.Before(deadline) {
+			return
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		_ = s.waitChangeLocked(ctx)
+		cancel()
+	}
+}
+
 // waitDurable returns once commit seq is durable, taking a turn as the
 // group-commit leader when no fsync is in flight: the leader syncs
 // everything written so far, so every commit that arrived while the previous
@@ -140,6 +169,9 @@ func (s *Store) waitDurable(seq uint64) error {
 			continue
 		}
 		s.syncing = true
+		if s.sync == SyncGroup {
+			s.gatherLocked()
+		}
 		tseq, tframe, tpages := s.writtenSeq, s.written, s.writtenPages
 		s.mu.Unlock()
 		err := s.syncWAL()

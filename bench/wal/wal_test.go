@@ -132,6 +132,14 @@ func BenchmarkCommit(b *testing.B) {
 					st := openWAL(b, sm)
 					defer st.Close()
 					commit = func(rng *rand.Rand, buf []byte) error { return walCommit(st, rng, buf, k) }
+					before := st.Stats()
+					defer func() {
+						// How many commits each WAL fsync made durable.
+						s := st.Stats()
+						if syncs := s.WALSyncs - before.WALSyncs; syncs > 0 {
+							b.ReportMetric(float64(s.Commits-before.Commits)/float64(syncs), "commits/fsync")
+						}
+					}()
 				default:
 					db := openSQLite(b, c.sync, c.goroutines)
 					defer db.Close()
