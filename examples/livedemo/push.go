@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/edgekit/edgekit/segment"
@@ -19,6 +21,10 @@ type pusher struct {
 	token    string
 	client   *http.Client
 	backfill int // segments before the live edge pushed at start
+	// only, if set, limits the renditions pushed.
+	only map[string]bool
+	// published, if set, is called after the origin accepted a segment.
+	published func(rendition string, n uint64)
 }
 
 func (p *pusher) put(ctx context.Context, name string, body []byte) error {
@@ -40,37 +46,88 @@ func (p *pusher) put(ctx context.Context, name string, body []byte) error {
 	return nil
 }
 
-// run pushes until ctx ends.
+// run pushes until ctx ends. Each rendition has its own PUT stream, as
+// ffmpeg's dash muxer keeps one connection per representation, so a slow
+// upload of one rendition does not delay the others.
 func (p *pusher) run(ctx context.Context) error {
-	m := p.loop.Manifest()
-	for _, r := range m.Renditions {
-		b, err := p.loop.Init(r.ID)
+	var rids []string
+	for _, r := range p.loop.Manifest().Renditions {
+		if p.only == nil || p.only[r.ID] {
+			rids = append(rids, r.ID)
+		}
+	}
+	for _, r := range rids {
+		b, err := p.loop.Init(r)
 		if err != nil {
 			return err
 		}
-		if err := p.put(ctx, "init-"+r.ID+".mp4", b); err != nil {
+		if err := p.put(ctx, "init-"+r+".mp4", b); err != nil {
 			return err
 		}
 	}
 	if latest, ok := p.loop.Epoch().Latest(time.Now()); ok && p.backfill > 0 {
 		from := latest - uint64(min(p.backfill, int(latest)))
 		for n := from; n <= latest; n++ {
-			for _, r := range m.Renditions {
-				b, err := p.loop.Segment(r.ID, n)
+			for _, r := range rids {
+				b, err := p.loop.Segment(r, n)
 				if err != nil {
 					return err
 				}
-				if err := p.put(ctx, fmt.Sprintf("seg-%s-%d.m4s", r.ID, n), b); err != nil {
+				if err := p.putSegment(ctx, r, n, b); err != nil {
 					return err
 				}
 			}
 		}
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	queues := make(map[string]chan segment.Chunk, len(rids))
+	var wg sync.WaitGroup
+	for _, r := range rids {
+		q := make(chan segment.Chunk, 8)
+		queues[r] = q
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range q {
+				if err := p.putSegment(ctx, c.Rendition, c.Number, c.Data); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
 	err := p.loop.Run(ctx, func(c segment.Chunk) error {
-		return p.put(ctx, fmt.Sprintf("seg-%s-%d.m4s", c.Rendition, c.Number), c.Data)
+		q := queues[c.Rendition]
+		if q == nil {
+			return nil
+		}
+		select {
+		case q <- c:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	})
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause // a PUT failed
+	}
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+func (p *pusher) putSegment(ctx context.Context, rid string, n uint64, b []byte) error {
+	if err := p.put(ctx, fmt.Sprintf("seg-%s-%d.m4s", rid, n), b); err != nil {
+		return err
+	}
+	if p.published != nil {
+		p.published(rid, n)
+	}
+	return nil
 }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgekit/edgekit/segment"
+)
+
+// syncBuffer is an io.Writer safe for the servers' concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunBriefly is what CI runs of the demo: it starts with its defaults
+// (the built-in player, loopback ports), serves the page and the channel
+// through an edge, and stops cleanly at -duration.
+func TestRunBriefly(t *testing.T) {
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"-listen", "127.0.0.1:0", "-duration", "6s", "-player", "mini"}, out)
+	}()
+	var pageURL string
+	deadline := time.Now().Add(5 * time.Second)
+	for pageURL == "" && time.Now().Before(deadline) {
+		if _, rest, ok := strings.Cut(out.String(), "livedemo: open "); ok {
+			pageURL, _, _ = strings.Cut(rest, " ")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pageURL == "" {
+		t.Fatalf("no URL printed:\n%s", out.String())
+	}
+	page := mustGet(t, pageURL)
+	if !strings.Contains(page, "window.EDGEKIT") || !strings.Contains(page, "/live/demo/manifest.mpd") {
+		t.Fatalf("page lacks the player config:\n%s", page)
+	}
+	if js := mustGet(t, pageURL+"player.js"); !strings.Contains(js, "edgekitMiniPlayer") {
+		t.Fatalf("player.js is not the built-in player")
+	}
+	// The MPD the page points at answers through the edge.
+	_, rest, _ := strings.Cut(page, `"mpd":"`)
+	mpd, _, _ := strings.Cut(rest, `"`)
+	deadline = time.Now().Add(4 * time.Second)
+	for {
+		resp, err := http.Get(mpd)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && bytes.Contains(b, []byte(`type="dynamic"`)) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("MPD %s never served: %v", mpd, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if stats := mustGet(t, pageURL+"stats"); !strings.Contains(stats, `"published"`) {
+		t.Fatalf("stats: %s", stats)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not stop after -duration")
+	}
+	if !strings.Contains(out.String(), "livedemo: stopped;") {
+		t.Fatalf("no stop line:\n%s", out.String())
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-player", "vlc"}, {"-nope"}, {"-asset", t.TempDir()}} {
+		if err := run(context.Background(), args, io.Discard); err == nil {
+			t.Errorf("run(%v): got nil error", args)
+		}
+	}
+}
+
+func mustGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// testLoop loads the committed asset as a live loop.
+func testLoop(t testing.TB) *segment.Loop {
+	t.Helper()
+	dir, err := findAsset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := segment.LoadDASH(os.DirFS(dir), "manifest.mpd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := segment.NewLoop(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// startTestTier starts an origin and n edges for a test.
+func startTestTier(t *testing.T, edges int) (*tier, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	tr, err := startTier(context.Background(), tierOptions{dataDir: t.TempDir(), edges: edges, token: "tok", logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := tr.close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return tr, logs
+}
