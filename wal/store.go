@@ -260,7 +260,10 @@ func (s *Store) Close() error {
 	_ = acquire(ctx, s.ckpt)
 	_ = acquire(ctx, s.writer)
 	s.mu.Lock()
-	for s.syncing {
+	// Group commits that released the writer lock may not have reached
+	// their fsync yet; they will, so wait until every written commit is
+	// durable (or the store has failed).
+	for s.failed == nil && (s.syncing || s.published != s.written) {
 		_ = s.waitChangeLocked(ctx)
 	}
 	failed := s.failed
