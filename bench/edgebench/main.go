@@ -1,0 +1,385 @@
+// Command edgebench measures examples/edge against nginx (proxy_cache_lock),
+// Varnish (waiting list, streaming) and Apache Traffic Server
+// (read-while-writer) on loopback, in one run, with the same synthetic
+// origin and the same workloads: a thundering herd on one uncached
+// segment, viewers following live channels, hit throughput with wrk, a
+// soak, and faults during load. See README.md for the packages it needs
+// and run.sh for the runs of record; results go to -out as report.md,
+// results.json and SVG plots.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "edgebench:", err)
+		os.Exit(1)
+	}
+}
+
+// Options is the whole run, as flags set it.
+type Options struct {
+	Mode       string
+	Targets    []string
+	Workloads  []string
+	Out, Work  string
+	EdgeBin    string
+	Repo       string
+	Workers    int
+	Tier       int
+	Seed       uint64
+	Origin     OriginConfig
+	Herd       HerdConfig
+	Live       LiveConfig
+	Soak       LiveConfig
+	SoakEvery  time.Duration
+	SoakOn     []string
+	Fault      LiveConfig
+	Hits       HitConfig
+	HitTargets []string
+}
+
+// modes are the presets; flags given explicitly override them.
+var modes = map[string]map[string]string{
+	"tiny":  {"herd": "50", "viewers": "18", "live-dur": "8s", "soak-dur": "10s", "soak-viewers": "18", "fault-viewers": "18", "hit-dur": "2s", "hit-conns": "10"},
+	"short": {"herd": "1000", "viewers": "200", "live-dur": "30s", "soak-dur": "60s", "soak-viewers": "100", "fault-viewers": "90", "hit-dur": "5s", "hit-conns": "100,1000"},
+	"full":  {"herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "5m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
+	"long":  {"herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "30m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
+}
+
+func parseFlags(args []string, stdout io.Writer) (*Options, error) {
+	fs := flag.NewFlagSet("edgebench", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	o := &Options{}
+	mode := fs.String("mode", "short", "preset: tiny, short (minutes), full (the run of record), long (30 min soak)")
+	targets := fs.String("targets", "edgekit,nginx,varnish,ats", "targets to measure, in report order")
+	workloads := fs.String("workloads", "herd,live,hits,soak,faults", "workloads to run")
+	fs.StringVar(&o.Out, "out", "edgebench-out", "directory for report.md, results.json and the SVG plots")
+	fs.StringVar(&o.Work, "work", "", "working directory for peer configs, caches and logs (default: a new temp dir, removed at the end)")
+	fs.StringVar(&o.EdgeBin, "edge-bin", "", "examples/edge binary (default: go build it from -repo)")
+	fs.StringVar(&o.Repo, "repo", "", "edgekit repository root (default: found above the current directory)")
+	fs.IntVar(&o.Workers, "workers", 2, "nginx worker processes")
+	fs.IntVar(&o.Tier, "tier", 3, "edgekit members in the fault workload (hashring fallback needs >= 2)")
+	seed := fs.Uint64("seed", 0, "seed of the viewers' arrival jitter (0: from the clock; printed)")
+	fs.DurationVar(&o.Origin.TTFB, "ttfb", 200*time.Millisecond, "origin time to first byte for herd and hit objects")
+	rate := fs.Float64("rate", 8, "origin streaming rate, MiB/s, for herd and hit objects")
+	fs.DurationVar(&o.Origin.LiveTTFB, "live-ttfb", 10*time.Millisecond, "origin time to first byte of a published live segment")
+	liveRate := fs.Float64("live-rate", 64, "origin streaming rate for live segments, MiB/s")
+	fs.DurationVar(&o.Origin.SegDur, "seg", 2*time.Second, "live segment duration")
+	bitrates := fs.String("bitrates", "400000,1200000,3000000", "bits/s of the renditions (segment size = bitrate × seg / 8)")
+	fs.DurationVar(&o.Origin.Stall, "stall", 7*time.Second, "how long the stall fault holds a half-sent body before cutting it (above every target's 5 s upstream stall timeout, so the proxy must cut it itself)")
+	size := fs.Int64("herd-size", 2<<20, "herd object size, bytes")
+	herd := fs.Int("herd", 0, "herd size (concurrent requests; connections opened first)")
+	fs.IntVar(&o.Herd.VerifyEvery, "herd-verify-every", 20, "check every byte of 1 in N herd bodies (the rest by length)")
+	viewers := fs.Int("viewers", 0, "live viewers")
+	liveDur := fs.Duration("live-dur", 0, "live workload duration")
+	fs.DurationVar(&o.Live.Spread, "spread", 100*time.Millisecond, "spread of viewers' arrivals around publication")
+	soakDur := fs.Duration("soak-dur", 0, "soak duration")
+	soakViewers := fs.Int("soak-viewers", 0, "soak viewers")
+	fs.DurationVar(&o.SoakEvery, "soak-every", 0, "soak sampling interval (default: duration/60, at least 1s)")
+	soakOn := fs.String("soak-targets", "edgekit", "targets to soak (soaking every peer multiplies the run time)")
+	faultViewers := fs.Int("fault-viewers", 0, "viewers during the fault workload")
+	hitDur := fs.Duration("hit-dur", 0, "wrk duration per run")
+	hitConns := fs.String("hit-conns", "", "wrk connection counts")
+	hitSizes := fs.String("hit-sizes", "65536,2097152", "cached object sizes for wrk")
+	hitTargets := fs.String("hit-targets", "edgekit,nginx,varnish,ats", "targets for the hit-throughput workload")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	preset, ok := modes[*mode]
+	if !ok {
+		return nil, fmt.Errorf("unknown -mode %q", *mode)
+	}
+	o.Mode = *mode
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for k, v := range preset {
+		if !set[k] {
+			if err := fs.Set(k, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	o.Targets, o.Workloads = splitList(*targets), splitList(*workloads)
+	o.SoakOn, o.HitTargets = splitList(*soakOn), splitList(*hitTargets)
+	o.Seed = *seed
+	if o.Seed == 0 {
+		o.Seed = uint64(time.Now().UnixNano())
+	}
+	o.Origin.Rate = int64(*rate * (1 << 20))
+	o.Origin.LiveRate = int64(*liveRate * (1 << 20))
+	o.Origin.HoldOpen = 2 * o.Origin.SegDur
+	for _, b := range splitList(*bitrates) {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 8 {
+			return nil, fmt.Errorf("bad -bitrates entry %q", b)
+		}
+		o.Origin.Bitrates = append(o.Origin.Bitrates, n)
+	}
+	o.Herd = HerdConfig{N: *herd, Size: *size &^ 7, Lone: 5, Timeout: 2 * time.Minute, VerifyEvery: o.Herd.VerifyEvery, DialPar: 128}
+	base := LiveConfig{Channels: 3, Renditions: len(o.Origin.Bitrates), Spread: o.Live.Spread,
+		Timeout: 10 * time.Second, Retry: 250 * time.Millisecond, Verify: true, Seed: o.Seed}
+	o.Live, o.Soak, o.Fault = base, base, base
+	o.Live.Viewers, o.Live.Duration = *viewers, *liveDur
+	o.Soak.Viewers, o.Soak.Duration = *soakViewers, *soakDur
+	o.Fault.Viewers = *faultViewers
+	if o.SoakEvery == 0 {
+		o.SoakEvery = max(time.Second, o.Soak.Duration/60)
+	}
+	o.Hits = HitConfig{Duration: *hitDur, Threads: 2}
+	for _, s := range splitList(*hitSizes) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad -hit-sizes entry %q", s)
+		}
+		o.Hits.Sizes = append(o.Hits.Sizes, n&^7)
+	}
+	for _, s := range splitList(*hitConns) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad -hit-conns entry %q", s)
+		}
+		o.Hits.Conns = append(o.Hits.Conns, n)
+	}
+	return o, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	opt, err := parseFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	if opt.Work == "" {
+		d, err := os.MkdirTemp("", "edgebench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		opt.Work = d
+	}
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return err
+	}
+	rep := &Report{Options: opt, Started: time.Now().UTC(), Machine: machine(), NotMeasured: map[string]string{}}
+	rep.Command = "edgebench " + strings.Join(args, " ")
+	fmt.Fprintf(stdout, "edgebench: mode %s, seed %d, work %s\n", opt.Mode, opt.Seed, opt.Work)
+
+	env := &Env{Workers: opt.Workers, EdgeBin: opt.EdgeBin}
+	if slices.Contains(opt.Targets, "edgekit") && env.EdgeBin == "" {
+		bin, err := buildEdge(ctx, opt)
+		if err != nil {
+			rep.NotMeasured["edgekit"] = "examples/edge did not build: " + err.Error()
+			fmt.Fprintln(stdout, "edgebench: edgekit not measured:", err)
+		}
+		env.EdgeBin = bin
+	}
+	// The origin's epoch is now, so segment numbers stay small.
+	opt.Origin.Epoch = time.Now().Truncate(opt.Origin.SegDur)
+	org, err := NewOrigin("127.0.0.1:0", opt.Origin)
+	if err != nil {
+		return err
+	}
+	defer org.Stop()
+	env.Origin = org.Addr()
+
+	for _, name := range opt.Targets {
+		spec, ok := specByName(name)
+		if !ok {
+			return fmt.Errorf("unknown target %q", name)
+		}
+		if _, done := rep.NotMeasured[name]; done {
+			continue
+		}
+		if miss := spec.Missing(env); len(miss) > 0 {
+			rep.NotMeasured[name] = "missing: " + strings.Join(miss, ", ") + " (see README.md)"
+			fmt.Fprintf(stdout, "edgebench: %s not measured: %s\n", name, rep.NotMeasured[name])
+			continue
+		}
+		if err := runTarget(ctx, opt, env, org, spec, rep, stdout); err != nil {
+			rep.NotMeasured[name] = err.Error()
+			fmt.Fprintf(stdout, "edgebench: %s failed: %v\n", name, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	rep.Finished = time.Now().UTC()
+	rep.LoadEnd = loadavg()
+	return rep.Write(opt.Out)
+}
+
+func specByName(name string) (TargetSpec, bool) {
+	for _, s := range Specs {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return TargetSpec{}, false
+}
+
+// runTarget runs every workload against one target, starting it fresh for
+// each so that caches and connection state do not carry over.
+func runTarget(ctx context.Context, opt *Options, env *Env, org *Origin, spec TargetSpec, rep *Report, stdout io.Writer) error {
+	tag := spec.Name
+	step := func(w string, members int, f func(t *Target) error) error {
+		if !slices.Contains(opt.Workloads, w) {
+			return nil
+		}
+		fmt.Fprintf(stdout, "edgebench: %s %s (load %s)\n", spec.Name, w, loadavg())
+		t, err := spec.Start(ctx, env, filepath.Join(opt.Work, w), members)
+		if err != nil {
+			return fmt.Errorf("%s: start: %w", w, err)
+		}
+		defer t.Stop()
+		rep.Load = append(rep.Load, LoadNote{Target: spec.Name, Workload: w, Before: loadavg()})
+		return f(t)
+	}
+	if err := step("herd", 1, func(t *Target) error {
+		r, err := runHerd(ctx, t, org, opt.Herd, tag)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  herd %d: origin fetches %d, TTFB p50 %s p99 %s max %s ms (lone %s), TTLB p50 %s p99 %s ms, errors %d %s\n",
+			r.N, r.OriginFetches, ms(r.TTFB.P50), ms(r.TTFB.P99), ms(r.TTFB.Max), ms(r.LoneTTFB), ms(r.TTLB.P50), ms(r.TTLB.P99), r.Errors, r.ErrSample)
+		rep.Herd = append(rep.Herd, r)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := step("live", 1, func(t *Target) error {
+		r := runLive(ctx, t, org, opt.Live, tag+"L")
+		fmt.Fprintf(stdout, "  live %d viewers: fetches/segment max %d mean %.2f, behind p50 %s p99 %s ms, failed segs %d, req errors %d %s\n",
+			r.Viewers, r.FetchMax, r.FetchMean, ms(r.Behind.P50), ms(r.Behind.P99), r.FailedSegs, r.ReqErrors, r.ErrSample)
+		rep.Live = append(rep.Live, r)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if slices.Contains(opt.HitTargets, spec.Name) {
+		if err := step("hits", 1, func(t *Target) error {
+			if _, err := exec.LookPath("wrk"); err != nil {
+				return errors.New("wrk not on PATH (apt-get install wrk)")
+			}
+			for _, r := range runHits(ctx, t, org, opt.Hits, tag) {
+				fmt.Fprintf(stdout, "  hits %d B × %d conns: %.0f req/s, %.2f GB/s, %.2f CPU s/GB, errors %d, origin fetches %d %s\n",
+					r.Size, r.Conns, r.ReqPerSec, r.GBPerSec, r.CPUPerGB, r.Errors, r.Fetches, r.Err)
+				rep.Hits = append(rep.Hits, r)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(opt.SoakOn, spec.Name) {
+		if err := step("soak", 1, func(t *Target) error {
+			r := runSoak(ctx, t, org, opt.Soak, opt.SoakEvery, tag+"S")
+			first, last := r.Samples[0], r.Samples[len(r.Samples)-1]
+			fmt.Fprintf(stdout, "  soak %v: RSS %d→%d MiB, fds %d→%d, threads %d→%d, goroutines %.0f→%.0f, failed segs %d\n",
+				opt.Soak.Duration, first.RSS>>20, last.RSS>>20, first.FDs, last.FDs, first.Threads, last.Threads, first.Goroutines, last.Goroutines, r.Live.FailedSegs)
+			rep.Soak = append(rep.Soak, SoakReport{Target: spec.Name, SoakResult: r})
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	members := 1
+	if spec.Name == "edgekit" {
+		members = opt.Tier
+	}
+	return step("faults", members, func(t *Target) error {
+		r := runFaults(ctx, t, org, opt.Fault, tag+"F")
+		fmt.Fprintf(stdout, "  faults (%d members): failed segs %d, outside episodes %d, cut bodies %d re-served complete %d, recovered %v\n",
+			r.Members, r.Live.FailedSegs, r.Outside, r.CutPaths, r.CutServedOK, r.Recovered)
+		for _, e := range r.Episodes {
+			fmt.Fprintf(stdout, "    %s: failed segs %d, viewers hit %d, max per viewer %d %s\n", e.Name, e.FailedSegs, e.ViewersHit, e.MaxPerViewer, e.Err)
+		}
+		rep.Faults = append(rep.Faults, r)
+		return nil
+	})
+}
+
+// buildEdge builds examples/edge from the repository into the work dir.
+func buildEdge(ctx context.Context, opt *Options) (string, error) {
+	root := opt.Repo
+	if root == "" {
+		var err error
+		if root, err = findRepo(); err != nil {
+			return "", err
+		}
+	}
+	bin := filepath.Join(opt.Work, "bin", "edge")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/edge")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./examples/edge: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return bin, nil
+}
+
+// findRepo walks up from the current directory to the edgekit module root.
+func findRepo() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.Contains(string(b), "module github.com/edgekit/edgekit\n") {
+			return d, nil
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			return "", errors.New("edgekit repository not found above the current directory (use -repo)")
+		}
+		d = p
+	}
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// writeJSON writes v to path, indented.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Fault is what the synthetic origin does to the requests it serves.
+type Fault int32
+
+const (
+	FaultNone  Fault = iota // serve normally
+	Fault500                // answer 500 Internal Server Error at once
+	FaultStall              // send half the body, stall, then cut the connection
+)
+
+// OriginConfig shapes the synthetic origin.
+type OriginConfig struct {
+	TTFB     time.Duration // delay before the response headers of a fixed object
+	Rate     int64         // bytes per second a body is streamed at (0 = as fast as possible)
+	LiveTTFB time.Duration // delay before the headers of a published /live/ segment
+	LiveRate int64         // bytes per second for /live/ bodies
+	Stall    time.Duration // how long FaultStall holds the connection before cutting it
+
+	// Live channels: a new segment of SegDur every SegDur from Epoch, for
+	// every channel/rendition; Bitrates gives one size per rendition.
+	Epoch    time.Time
+	SegDur   time.Duration
+	Bitrates []int64 // bits per second, one per rendition
+	HoldOpen time.Duration
+}
+
+// Origin is the synthetic origin: deterministic bodies (see fill), a fixed
+// time to first byte and a fixed streaming rate, a count of fetches per URL
+// path, and switchable faults. It can be stopped and started again on the
+// same address (the "origin killed and restarted" fault). Safe for
+// concurrent use.
+type Origin struct {
+	cfg  OriginConfig
+	addr string
+
+	fault atomic.Int32
+
+	mu       sync.Mutex // guards fetches, inflight, cut, srv, ln
+	fetches  map[string]int
+	inflight map[string]int  // bodies being streamed now
+	cut      map[string]bool // paths whose body was cut at least once
+	srv      *http.Server
+	ln       net.Listener
+}
+
+// NewOrigin starts the origin on addr ("127.0.0.1:0" picks a port).
+func NewOrigin(addr string, cfg OriginConfig) (*Origin, error) {
+	o := &Origin{cfg: cfg, fetches: make(map[string]int), inflight: make(map[string]int), cut: make(map[string]bool)}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	o.addr = ln.Addr().String()
+	o.serveLocked(ln)
+	return o, nil
+}
+
+// Addr is host:port of the origin; it stays the same across Stop/Start.
+func (o *Origin) Addr() string { return o.addr }
+
+func (o *Origin) serveLocked(ln net.Listener) {
+	srv := &http.Server{Handler: http.HandlerFunc(o.handle), ReadHeaderTimeout: 10 * time.Second}
+	o.srv, o.ln = srv, ln
+	go func() { _ = srv.Serve(ln) }()
+}
+
+// Stop closes the listener and every open connection at once, as a killed
+// process would (in-flight bodies are cut).
+func (o *Origin) Stop() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.srv != nil {
+		_ = o.srv.Close()
+		o.srv = nil
+	}
+	for p := range o.inflight {
+		o.cut[p] = true
+	}
+}
+
+// CutPaths returns every path whose body the origin cut mid-stream (a
+// stall fault, or Stop during the body), sorted.
+func (o *Origin) CutPaths() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var ps []string
+	for p := range o.cut {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+func (o *Origin) track(path string, d int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.inflight[path] += d
+	if o.inflight[path] <= 0 {
+		delete(o.inflight, path)
+	}
+}
+
+// Start listens again on the same address after Stop.
+func (o *Origin) Start() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.srv != nil {
+		return nil
+	}
+	var ln net.Listener
+	var err error
+	// The port was just released; a few retries cover a slow close.
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", o.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	o.serveLocked(ln)
+	return nil
+}
+
+// SetFault switches what the origin does to new requests.
+func (o *Origin) SetFault(f Fault) { o.fault.Store(int32(f)) }
+
+// Fetches is how many requests the origin received for path.
+func (o *Origin) Fetches(path string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fetches[path]
+}
+
+// FetchesWithPrefix returns the fetch count of every path with prefix.
+func (o *Origin) FetchesWithPrefix(prefix string) map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := make(map[string]int)
+	for p, n := range o.fetches {
+		if strings.HasPrefix(p, prefix) {
+			m[p] = n
+		}
+	}
+	return m
+}
+
+// PubTime is when live segment seq becomes available.
+func (o *Origin) PubTime(seq int64) time.Time {
+	return o.cfg.Epoch.Add(time.Duration(seq) * o.cfg.SegDur)
+}
+
+// LiveEdge is the newest published segment number at t.
+func (o *Origin) LiveEdge(t time.Time) int64 {
+	return int64(t.Sub(o.cfg.Epoch) / o.cfg.SegDur)
+}
+
+// LiveSize is the body size of a segment of rendition r (a multiple of 8,
+// as fill requires).
+func (o *Origin) LiveSize(r int) int64 {
+	n := o.cfg.Bitrates[r] / 8 * int64(o.cfg.SegDur) / int64(time.Second)
+	return n &^ 7
+}
+
+// LivePath names segment seq of channel ch, rendition r. tag ([A-Za-z0-9])
+// keeps the paths of one target apart from another's, so origin fetch
+// counts are per target.
+func LivePath(tag string, ch, r int, seq int64) string {
+	return fmt.Sprintf("/live/%s_c%d/r%d/%d.m4s", tag, ch, r, seq)
+}
+
+// VODPath names a fixed object of size bytes; the size is in the name so
+// the origin needs no catalogue. name must be [A-Za-z0-9_]: examples/edge
+// proxies only /live/ paths of such names.
+func VODPath(name string, size int64) string {
+	return fmt.Sprintf("%s%s_%d.m4s", vodPrefix, name, size)
+}
+
+// vodPrefix holds the fixed objects (herd, throughput); every other
+// /live/ path is a live segment.
+const vodPrefix = "/live/vod/"
+
+func (o *Origin) handle(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	o.fetches[r.URL.Path]++
+	o.mu.Unlock()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method", http.StatusMethodNotAllowed)
+		return
+	}
+	var size int64
+	var ttfb time.Duration
+	var rate int64
+	switch {
+	case strings.HasPrefix(r.URL.Path, vodPrefix):
+		n, err := parseVOD(r.URL.Path)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		size, ttfb, rate = n, o.cfg.TTFB, o.cfg.Rate
+	case strings.HasPrefix(r.URL.Path, "/live/"):
+		ch, rend, seq, err := parseLive(r.URL.Path)
+		if err != nil || ch < 0 || rend < 0 || rend >= len(o.cfg.Bitrates) {
+			http.NotFound(w, r)
+			return
+		}
+		// A request for a segment about to be published is held open
+		// until it is (Netflix Live Origin); further ahead is a 404.
+		wait := time.Until(o.PubTime(seq))
+		if wait > o.cfg.HoldOpen {
+			w.Header().Set("Cache-Control", "max-age=1")
+			http.Error(w, "not yet", http.StatusNotFound)
+			return
+		}
+		if wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		size, ttfb, rate = o.LiveSize(rend), o.cfg.LiveTTFB, o.cfg.LiveRate
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	fault := Fault(o.fault.Load())
+	if fault == Fault500 {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "injected fault", http.StatusInternalServerError)
+		return
+	}
+	if !sleepCtx(r.Context(), ttfb) {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "video/iso.segment")
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Last-Modified", o.cfg.Epoch.UTC().Format(http.TimeFormat))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	o.track(r.URL.Path, 1)
+	defer o.track(r.URL.Path, -1)
+	limit := size
+	if fault == FaultStall {
+		limit = size / 2 &^ 7
+	}
+	if err := o.stream(r.Context(), w, r.URL.Path, limit, rate); err != nil {
+		return
+	}
+	if fault == FaultStall {
+		o.mu.Lock()
+		o.cut[r.URL.Path] = true
+		o.mu.Unlock()
+		sleepCtx(r.Context(), o.cfg.Stall)
+		// Cut the connection without finishing the body: the proxy must
+		// see a short body, never a complete response.
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				if tc, ok := c.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0) // RST, like a crashed process
+				}
+				_ = c.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// stream writes the first n bytes of path's body paced at rate bytes/s.
+func (o *Origin) stream(ctx context.Context, w http.ResponseWriter, path string, n, rate int64) error {
+	const chunk = 16 << 10
+	buf := make([]byte, chunk)
+	seed := PathSeed(path)
+	fl, _ := w.(http.Flusher)
+	start := time.Now()
+	for off := int64(0); off < n; {
+		m := min(int64(chunk), n-off)
+		fill(buf[:m], seed, off)
+		if _, err := w.Write(buf[:m]); err != nil {
+			return err
+		}
+		off += m
+		if fl != nil {
+			fl.Flush()
+		}
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(off) / float64(rate) * float64(time.Second)))
+			if !sleepCtx(ctx, time.Until(due)) {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func parseVOD(p string) (int64, error) {
+	if !strings.HasPrefix(p, vodPrefix) {
+		return 0, errors.New("not a fixed object")
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(p, vodPrefix), ".m4s")
+	i := strings.LastIndexByte(name, '_')
+	if i < 0 {
+		return 0, errors.New("no size")
+	}
+	n, err := strconv.ParseInt(name[i+1:], 10, 64)
+	if err != nil || n <= 0 || n%8 != 0 || n > 1<<30 {
+		return 0, errors.New("bad size")
+	}
+	return n, nil
+}
+
+func parseLive(p string) (ch, r int, seq int64, err error) {
+	parts := strings.Split(p, "/") // "", "live", tag_cN, rN, seq.m4s
+	bad := errors.New("bad live path")
+	if len(parts) != 5 || !strings.HasSuffix(parts[4], ".m4s") {
+		return 0, 0, 0, bad
+	}
+	i := strings.LastIndex(parts[2], "_c")
+	if i < 0 || !strings.HasPrefix(parts[3], "r") {
+		return 0, 0, 0, bad
+	}
+	if ch, err = strconv.Atoi(parts[2][i+2:]); err != nil {
+		return 0, 0, 0, bad
+	}
+	if r, err = strconv.Atoi(parts[3][1:]); err != nil {
+		return 0, 0, 0, bad
+	}
+	if seq, err = strconv.ParseInt(strings.TrimSuffix(parts[4], ".m4s"), 10, 64); err != nil {
+		return 0, 0, 0, bad
+	}
+	return ch, r, seq, nil
+}
+
+// PathSeed is the per-URL seed of the body pattern.
+func PathSeed(path string) uint64 {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, path)
+	return h.Sum64()
+}
+
+// fill writes the body bytes at offset off (a multiple of 8): word i is
+// seed XOR i, little-endian. A reader can check every byte it receives
+// without keeping a copy, and a truncated, shifted or mixed-up body fails.
+func fill(b []byte, seed uint64, off int64) {
+	w := uint64(off / 8)
+	for i := 0; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], seed^w)
+		w++
+	}
+}
