@@ -66,4 +66,11 @@
 // test can expire TTL items without sleeping. FaultStore wraps any Store
 // and fails Apply calls after a budget, to test what a reader sees after a
 // writer dies half-way.
+//
+// # Concurrency
+//
+// MemStore and FaultStore are safe for concurrent use, as the Store
+// contract requires. Run's subtests run one after another; within some of
+// them ("Concurrent", the Client's retry and hedge checks) the suite calls
+// the Store from several goroutines at once, which is the point.
 package kvtest
