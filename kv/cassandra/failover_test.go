@@ -65,6 +65,7 @@ func TestFailover(t *testing.T) {
 	t.Cleanup(func() { c.run("stop") })
 	t.Logf("3 nodes up in %v", time.Since(t0).Round(time.Millisecond))
 	hs := []string{"127.0.0.11:9042", "127.0.0.12:9042", "127.0.0.13:9042"}
+	t.Run("TokenAware", func(t *testing.T) { checkTokenAware(t, hs) })
 
 	ctx := context.Background()
 	s, err := cassandra.New(ctx, hs, &cassandra.Options{
@@ -245,4 +246,87 @@ func caughtUp(t *testing.T, hs []string, addr string, want map[string][]string) 
 		}
 		time.Sleep(10 * time.Second)
 	}
+}
+
+// routeObserver records which host ran each INSERT, by record id.
+type routeObserver struct {
+	mu    sync.Mutex
+	hosts map[string]string // guarded by mu: id → host address
+}
+
+func (o *routeObserver) ObserveQuery(_ context.Context, q gocql.ObservedQuery) {
+	if !strings.HasPrefix(q.Statement, "INSERT") || q.Host == nil || q.Err != nil || len(q.Values) == 0 {
+		return
+	}
+	id, _ := q.Values[0].(string)
+	o.mu.Lock()
+	o.hosts[id] = q.Host.ConnectAddress().String()
+	o.mu.Unlock()
+}
+
+// checkTokenAware writes to a replication-factor-1 keyspace, where each
+// record id lives on exactly one node, and checks that the Store sent
+// every write to that node: the token-aware policy routed it. The owner
+// is computed from the nodes' initial tokens (scripts/cassandra.sh) and
+// the token Cassandra reports for the id.
+func checkTokenAware(t *testing.T, hs []string) {
+	obs := &routeObserver{hosts: map[string]string{}}
+	ctx := context.Background()
+	s, err := cassandra.New(ctx, hs, &cassandra.Options{
+		Keyspace:  "routing",
+		Configure: func(cfg *gocql.ClusterConfig) { cfg.QueryObserver = obs },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateNamespace(ctx, "rt"); err != nil {
+		t.Fatal(err)
+	}
+	const ids = 60
+	// Two rounds: the driver learns a new keyspace's replicas from a
+	// schema event, so the first writes may still go round-robin.
+	for round := range 2 {
+		for i := range ids {
+			m := []kv.Mutation{{Op: kv.OpPut, Key: []byte("k"), Value: []byte("v"), Timestamp: int64(round + 1)}}
+			if err := s.Apply(ctx, "rt", fmt.Sprintf("id%03d", i), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if round == 0 {
+			time.Sleep(2 * time.Second)
+		}
+	}
+	raw, err := rawSession(hs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// Node i owns (token of node i-1, token of node i]; node 1 also owns
+	// the wrap-around above node 3's token.
+	tokens := []int64{-9223372036854775808, -3074457345618258603, 3074457345618258602}
+	owner := func(tok int64) string {
+		for i, nt := range tokens {
+			if tok <= nt {
+				return fmt.Sprintf("127.0.0.%d", 11+i)
+			}
+		}
+		return "127.0.0.11"
+	}
+	wrong := 0
+	for i := range ids {
+		id := fmt.Sprintf("id%03d", i)
+		var tok int64
+		if err := raw.Query(`SELECT token(id) FROM routing.rt WHERE id = ? LIMIT 1`, id).Scan(&tok); err != nil {
+			t.Fatal(err)
+		}
+		obs.mu.Lock()
+		got := obs.hosts[id]
+		obs.mu.Unlock()
+		if want := owner(tok); got != want {
+			wrong++
+			t.Errorf("write to %s (token %d) ran on %s, want its replica %s", id, tok, got, want)
+		}
+	}
+	t.Logf("%d of %d writes ran on the id's only replica", ids-wrong, ids)
 }
