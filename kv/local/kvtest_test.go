@@ -12,11 +12,25 @@ import (
 )
 
 // TestConformance runs the kv conformance suite on one file on disk, each
-// subtest with a fresh Store handle over the same file in turn.
+// subtest with a fresh Store handle over the same file in turn: with the
+// defaults, and with 8 KiB pages and a cache of a few pages, so that reads
+// go through eviction and the pager all the time.
 func TestConformance(t *testing.T) {
+	t.Run("default", func(t *testing.T) { conformance(t, nil) })
+	t.Run("tiny-cache", func(t *testing.T) {
+		conformance(t, &local.Options{PageSize: 8192, CacheSize: 1}, kvtest.MaxValueSize(4<<20))
+	})
+}
+
+func conformance(t *testing.T, o *local.Options, opts ...kvtest.Option) {
 	path := filepath.Join(t.TempDir(), "kv.db")
 	kvtest.Run(t, func(t *testing.T) kv.Store {
-		s, err := local.Open(path, nil)
+		var oc *local.Options
+		if o != nil {
+			c := *o
+			oc = &c
+		}
+		s, err := local.Open(path, oc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,5 +41,5 @@ func TestConformance(t *testing.T) {
 			s.Close()
 		})
 		return s
-	})
+	}, opts...)
 }
