@@ -309,7 +309,7 @@ type counters struct {
 	eventsWritten, eventsDropped, splitRequests, splitsPublished, splitsAborted, slicesDropped, partialReads atomic.Int64
 }
 
-// Stats are cumulative counters of one Namespace.
+// Stats are cumulative counters of one Namespace (a snapshot value).
 type Stats struct {
 	EventsWritten   int64 // events applied to the store
 	EventsDropped   int64 // buffered events lost to failed background flushes

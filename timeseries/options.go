@@ -26,7 +26,8 @@ var (
 	ErrClosed = errors.New("edgekit/timeseries: closed")
 )
 
-// WindowError says why an event was refused by the accept window.
+// WindowError says why an event was refused by the accept window. It is a
+// plain value, safe to share once returned.
 type WindowError struct {
 	Series string
 	// EventTime is the refused event's time, Now the clock reading it was
@@ -73,7 +74,8 @@ const (
 )
 
 // Options configures Open. A nil *Options means every default; the zero
-// value of each field means its default.
+// value of each field means its default. Open copies it; changing it
+// afterwards has no effect.
 type Options struct {
 	// SliceLength is the time covered by one time slice (one kv namespace,
 	// the unit of retention). A multiple of TimeBucket, at least a second.

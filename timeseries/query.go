@@ -22,7 +22,8 @@ func (n *Namespace) Search(ctx context.Context, series string, from, to time.Tim
 	})
 }
 
-// Window is the aggregate of the events in [Start, Start+width).
+// Window is the aggregate of the events in [Start, Start+width) (a plain
+// value).
 type Window struct {
 	Start time.Time
 	// Count is the number of events in the window.

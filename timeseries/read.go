@@ -11,8 +11,8 @@ import (
 	"github.com/edgekit/edgekit/kv"
 )
 
-// ReadOptions are the per-call settings of Read, Search and Aggregate. A
-// nil *ReadOptions means the defaults.
+// ReadOptions are the per-call settings of Read and Search. A nil
+// *ReadOptions means the defaults. The call copies it.
 type ReadOptions struct {
 	// Limit is the most events on one page: default DefaultPageEvents, at
 	// most MaxPageEvents.
@@ -29,7 +29,8 @@ type ReadOptions struct {
 	Partial bool
 }
 
-// Page is one call's worth of events, newest first.
+// Page is one call's worth of events, newest first. It belongs to the
+// caller.
 type Page struct {
 	Events []Event
 	// Next continues the read where this page stopped, across time-bucket

@@ -3,11 +3,14 @@ package timeseries_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/kv/kvtest"
 	"github.com/edgekit/edgekit/timeseries"
 )
 
@@ -230,4 +233,55 @@ func TestLongRangeSkipsEmptySlices(t *testing.T) {
 	if reads > 200 {
 		t.Errorf("%d kv reads for 4 slices of data over 56 years; empty slices should be skipped", reads)
 	}
+}
+
+// TestWriteFaultRetry: a Write that dies part-way (the store refuses
+// Applies after a random budget) leaves some partitions written; retrying
+// the same Write completes it with no event lost or doubled.
+func TestWriteFaultRetry(t *testing.T) {
+	for _, b := range backends()[:2] {
+		t.Run(b.name, func(t *testing.T) {
+			base := seed(t)
+			for trial := range 10 {
+				s := base + uint64(trial)
+				rng := rand.New(rand.NewPCG(s, 11))
+				c := newClock()
+				fault := kvtest.NewFaultStore(b.open(t))
+				ns := open(t, fault, "wfault"+strconv.Itoa(trial), testOpts(c))
+				evs := genEvents(rng, c.Now(), 3*time.Hour, 200)
+				budget := rng.IntN(20)
+				fault.FailAfter(budget)
+				err := ns.Write(context.Background(), "s", evs...)
+				if err != nil && !errors.Is(err, kvtest.ErrInjected) {
+					t.Fatalf("seed %d: Write: %v", s, err)
+				}
+				fault.FailAfter(-1)
+				if err := ns.Write(context.Background(), "s", evs...); err != nil {
+					t.Fatalf("seed %d: retry: %v", s, err)
+				}
+				got, _ := readAll(t, ns, "s", c.Now().Add(-4*time.Hour), c.Now().Add(time.Second), 64)
+				sameEvents(t, fmt.Sprintf("seed %d budget %d", s, budget), got, newestFirst(evs))
+			}
+		})
+	}
+}
+
+// TestPartialAtContextDeadline: with ReadOptions.Partial, the caller's own
+// deadline returns what was gathered instead of an error.
+func TestPartialAtContextDeadline(t *testing.T) {
+	c := newClock()
+	inner := kvtestStore()
+	w := open(t, inner, "ctxdl", testOpts(c))
+	evs := genEvents(rand.New(rand.NewPCG(5, 5)), c.Now(), time.Hour, 100)
+	if err := w.Write(context.Background(), "s", evs...); err != nil {
+		t.Fatal(err)
+	}
+	ns := open(t, slowStore{inner, 20 * time.Millisecond}, "ctxdl", testOpts(c))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	p, err := ns.Read(ctx, "s", c.Now().Add(-2*time.Hour), c.Now().Add(time.Second), &timeseries.ReadOptions{Limit: 1000, Partial: true})
+	if err != nil || !p.Partial || p.Next == nil {
+		t.Fatalf("got %v, partial=%v; want a partial page", err, p != nil && p.Partial)
+	}
+	sameEvents(t, "prefix", p.Events, newestFirst(evs)[:len(p.Events)])
 }

@@ -15,7 +15,8 @@ type Item struct {
 	Value []byte
 }
 
-// Event is one immutable point of a series: a time (kept to the
+// Event is one immutable point of a series (a plain value: Write does not
+// retain it once it returns): a time (kept to the
 // microsecond), an id unique among events of the series at that time, and
 // its items.
 type Event struct {
