@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/kv/cassandra"
 	"github.com/edgekit/edgekit/kv/kvtest"
 	"github.com/edgekit/edgekit/timeseries"
 )
@@ -41,6 +42,9 @@ func TestRetention(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, store kv.Store) {
+				if _, remote := store.(*cassandra.Store); remote && tc.name != "retention-3h" {
+					t.Skip("one case on Cassandra: each slice is a table, slow to create and drop")
+				}
 				ctx := context.Background()
 				c := newClock()
 				t0 := c.Now()
