@@ -135,6 +135,12 @@
 //     density varies.
 //   - With Options.Coalesce, Write returns before the events are stored;
 //     a crash loses up to Coalesce of them.
+//   - When concurrent writes keep a split's first verification from
+//     matching, the splitter verifies again with writers held off (and
+//     reads waiting to route), for as long as it takes to read the
+//     partition and its copy once.
+//   - A split that fails verification three times is aborted and not
+//     retried; reads keep using the original partition.
 //   - Search and Aggregate scan; there is no secondary index.
 //   - A page may come back short or empty with Next set (a partition read
 //     ended at a page boundary, or a deadline passed).
