@@ -119,7 +119,7 @@ func TestLiveEdgekit(t *testing.T) {
 		Timeout: 5 * time.Second, Retry: 50 * time.Millisecond, Verify: true, Seed: 1}
 	res := runLive(context.Background(), tg, o, cfg, "lt")
 	if res.Segments == 0 || res.FetchMax != 1 || res.FailedSegs != 0 {
-		t.Fatalf("got %d segments, origin fetches/segment max %d, failed %d (%s); want >0, 1, 0", res.Segments, res.FetchMax, res.FailedSegs, res.ErrSample)
+		t.Fatalf("got %d segments, origin fetches/segment max %d, failed %d (%v); want >0, 1, 0", res.Segments, res.FetchMax, res.FailedSegs, res.Errs)
 	}
 }
 
@@ -362,5 +362,13 @@ func TestModes(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-mode", "nope"}, io.Discard); err == nil {
 		t.Fatal("unknown mode accepted")
+	}
+}
+
+func TestMedianHit(t *testing.T) {
+	rs := []HitResult{{ReqPerSec: 30, Errors: 1}, {ReqPerSec: 10, Errors: 2}, {ReqPerSec: 20, CPUPerGB: 0.5}}
+	m := medianHit(rs)
+	if m.ReqPerSec != 20 || m.CPUPerGB != 0.5 || m.Errors != 3 || m.Runs != 3 || m.Spread != "30, 10, 20" {
+		t.Fatalf("got %+v; want the 20 req/s run, 3 errors summed, spread 30, 10, 20", m)
 	}
 }

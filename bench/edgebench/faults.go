@@ -93,12 +93,11 @@ func runFaults(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag st
 			}
 		}
 	}()
-	outs, seq0 := liveViewers(ctx, t, o, cfg, tag)
+	var errs errLog
+	outs, seq0 := liveViewers(ctx, t, o, cfg, tag, &errs)
 	<-schedDone
 	res.Live = summarizeLive(t.Name, o, cfg, tag, outs, seq0)
-	if s := takeErrSamples(); len(s) > 0 {
-		res.Live.ErrSample = s[0]
-	}
+	res.Live.Errs = errs.top()
 
 	// Attribute each failed segment to the episode whose window (from a
 	// segment before it began to two segments after it ended) holds the

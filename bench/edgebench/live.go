@@ -39,12 +39,12 @@ type LiveResult struct {
 	Viewers    int
 	Segments   int // distinct segments (stream × number) requested
 	Requests   int
-	ReqErrors  int // failed requests (a retried segment may still succeed)
-	FailedSegs int // viewer-segments not obtained before giving up
-	Timeouts   int // requests that hit the client timeout ("hung")
-	ErrSample  string
-	Behind     Dist // last byte behind publication
-	TTFBBehind Dist // first byte behind publication
+	ReqErrors  int      // failed requests (a retried segment may still succeed)
+	FailedSegs int      // viewer-segments not obtained before giving up
+	Timeouts   int      // requests that hit the client timeout ("hung")
+	Errs       []string // request error kinds, most frequent first
+	Behind     Dist     // last byte behind publication
+	TTFBBehind Dist     // first byte behind publication
 	// Origin fetches per segment over the segments viewers asked for.
 	FetchMax       int
 	FetchMean      float64
@@ -59,7 +59,7 @@ type LiveResult struct {
 // viewer's outcomes. A viewer asks for segment n as it is published; on
 // failure it retries (on the next tier member) every cfg.Retry until the
 // segment is two durations old, then gives up on it and moves on.
-func liveViewers(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string) ([][]segOutcome, int64) {
+func liveViewers(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string, errs *errLog) ([][]segOutcome, int64) {
 	seq0 := o.LiveEdge(time.Now()) + 1
 	end := time.Now().Add(cfg.Duration)
 	out := make([][]segOutcome, cfg.Viewers)
@@ -68,14 +68,14 @@ func liveViewers(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[v] = viewer(ctx, t, o, cfg, tag, v, seq0, end)
+			out[v] = viewer(ctx, t, o, cfg, tag, v, seq0, end, errs)
 		}()
 	}
 	wg.Wait()
 	return out, seq0
 }
 
-func viewer(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string, v int, seq0 int64, end time.Time) []segOutcome {
+func viewer(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string, v int, seq0 int64, end time.Time, errs *errLog) []segOutcome {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(v)))
 	ch, rend := v%cfg.Channels, (v/cfg.Channels)%cfg.Renditions
 	member := v % t.Members()
@@ -105,7 +105,7 @@ func viewer(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag strin
 			if isTimeout(r.Err) {
 				so.timeouts++
 			}
-			recordErr(r)
+			errs.add(r)
 			if t.Members() > 1 {
 				// A tier: the next try goes to another member (a
 				// killed edge refuses connections).
@@ -123,40 +123,44 @@ func viewer(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag strin
 	return outs
 }
 
-// errSamples keeps the first few distinct request errors for the report.
-var errSamples = struct {
-	sync.Mutex
-	m map[string]int
-}{m: map[string]int{}}
+// errLog counts request errors by kind for the report. Safe for
+// concurrent use.
+type errLog struct {
+	mu sync.Mutex     // guards m
+	m  map[string]int // "status N: error" → count
+}
 
-func recordErr(r Result) {
+func (l *errLog) add(r Result) {
 	k := fmt.Sprintf("status %d: %v", r.Status, r.Err)
 	if len(k) > 160 {
 		k = k[:160]
 	}
-	errSamples.Lock()
-	if len(errSamples.m) < 50 || errSamples.m[k] > 0 {
-		errSamples.m[k]++
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]int{}
 	}
-	errSamples.Unlock()
+	// Bounded: after 50 kinds only known kinds are counted.
+	if len(l.m) < 50 || l.m[k] > 0 {
+		l.m[k]++
+	}
 }
 
-// takeErrSamples returns and clears the recorded error kinds, most frequent first.
-func takeErrSamples() []string {
-	errSamples.Lock()
-	defer errSamples.Unlock()
+// top returns the error kinds, most frequent first.
+func (l *errLog) top() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	type kv struct {
 		k string
 		n int
 	}
-	var l []kv
-	for k, n := range errSamples.m {
-		l = append(l, kv{k, n})
+	var kinds []kv
+	for k, n := range l.m {
+		kinds = append(kinds, kv{k, n})
 	}
-	errSamples.m = map[string]int{}
-	sort.Slice(l, func(i, j int) bool { return l[i].n > l[j].n })
+	sort.Slice(kinds, func(i, j int) bool { return kinds[i].n > kinds[j].n })
 	var s []string
-	for _, e := range l {
+	for _, e := range kinds {
 		s = append(s, fmt.Sprintf("%d× %s", e.n, e.k))
 	}
 	return s
@@ -164,11 +168,10 @@ func takeErrSamples() []string {
 
 // runLive runs the live workload and summarizes it.
 func runLive(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string) LiveResult {
-	outs, seq0 := liveViewers(ctx, t, o, cfg, tag)
+	var errs errLog
+	outs, seq0 := liveViewers(ctx, t, o, cfg, tag, &errs)
 	res := summarizeLive(t.Name, o, cfg, tag, outs, seq0)
-	if s := takeErrSamples(); len(s) > 0 {
-		res.ErrSample = s[0]
-	}
+	res.Errs = errs.top()
 	return res
 }
 

@@ -59,10 +59,10 @@ type Options struct {
 
 // modes are the presets; flags given explicitly override them.
 var modes = map[string]map[string]string{
-	"tiny":  {"herd": "50", "viewers": "18", "live-dur": "8s", "soak-dur": "10s", "soak-viewers": "18", "fault-viewers": "18", "hit-dur": "2s", "hit-conns": "10"},
-	"short": {"herd": "1000", "viewers": "200", "live-dur": "30s", "soak-dur": "60s", "soak-viewers": "100", "fault-viewers": "90", "hit-dur": "5s", "hit-conns": "100,1000"},
-	"full":  {"herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "5m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
-	"long":  {"herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "30m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
+	"tiny":  {"hit-reps": "1", "herd": "50", "viewers": "18", "live-dur": "8s", "soak-dur": "10s", "soak-viewers": "18", "fault-viewers": "18", "hit-dur": "2s", "hit-conns": "10"},
+	"short": {"hit-reps": "1", "herd": "1000", "viewers": "200", "live-dur": "30s", "soak-dur": "60s", "soak-viewers": "100", "fault-viewers": "90", "hit-dur": "5s", "hit-conns": "100,1000"},
+	"full":  {"hit-reps": "3", "herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "5m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
+	"long":  {"hit-reps": "3", "herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "30m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
 }
 
 func parseFlags(args []string, stdout io.Writer) (*Options, error) {
@@ -83,6 +83,7 @@ func parseFlags(args []string, stdout io.Writer) (*Options, error) {
 	rate := fs.Float64("rate", 8, "origin streaming rate, MiB/s, for herd and hit objects")
 	fs.DurationVar(&o.Origin.LiveTTFB, "live-ttfb", 10*time.Millisecond, "origin time to first byte of a published live segment")
 	liveRate := fs.Float64("live-rate", 64, "origin streaming rate for live segments, MiB/s")
+	fs.DurationVar(&o.Origin.LiveMaxAge, "live-max-age", 30*time.Second, "Cache-Control max-age of live segments (the live window; whole seconds)")
 	fs.DurationVar(&o.Origin.SegDur, "seg", 2*time.Second, "live segment duration")
 	bitrates := fs.String("bitrates", "400000,1200000,3000000", "bits/s of the renditions (segment size = bitrate × seg / 8)")
 	fs.DurationVar(&o.Origin.Stall, "stall", 7*time.Second, "how long the stall fault holds a half-sent body before cutting it (above every target's 5 s upstream stall timeout, so the proxy must cut it itself)")
@@ -99,6 +100,7 @@ func parseFlags(args []string, stdout io.Writer) (*Options, error) {
 	faultViewers := fs.Int("fault-viewers", 0, "viewers during the fault workload")
 	hitDur := fs.Duration("hit-dur", 0, "wrk duration per run")
 	hitConns := fs.String("hit-conns", "", "wrk connection counts")
+	hitReps := fs.Int("hit-reps", 0, "rounds of wrk runs (each target in turn per configuration); the median is reported")
 	hitSizes := fs.String("hit-sizes", "65536,2097152", "cached object sizes for wrk")
 	hitTargets := fs.String("hit-targets", "edgekit,nginx,varnish,ats", "targets for the hit-throughput workload")
 	if err := fs.Parse(args); err != nil {
@@ -144,7 +146,7 @@ func parseFlags(args []string, stdout io.Writer) (*Options, error) {
 	if o.SoakEvery == 0 {
 		o.SoakEvery = max(time.Second, o.Soak.Duration/60)
 	}
-	o.Hits = HitConfig{Duration: *hitDur, Threads: 2}
+	o.Hits = HitConfig{Duration: *hitDur, Threads: 2, Reps: *hitReps}
 	for _, s := range splitList(*hitSizes) {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n <= 0 {
@@ -210,6 +212,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer org.Stop()
 	env.Origin = org.Addr()
 
+	var specs []TargetSpec
 	for _, name := range opt.Targets {
 		spec, ok := specByName(name)
 		if !ok {
@@ -223,12 +226,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "edgebench: %s not measured: %s\n", name, rep.NotMeasured[name])
 			continue
 		}
-		if err := runTarget(ctx, opt, env, org, spec, rep, stdout); err != nil {
-			rep.NotMeasured[name] = err.Error()
-			fmt.Fprintf(stdout, "edgebench: %s failed: %v\n", name, err)
+		specs = append(specs, spec)
+	}
+	// Workload by workload, every target in turn, so that the targets of
+	// one workload are measured close together in time on a shared machine.
+	for _, w := range []string{"herd", "live", "hits", "soak", "faults"} {
+		if !slices.Contains(opt.Workloads, w) {
+			continue
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := runWorkload(ctx, w, opt, env, org, specs, rep, stdout); err != nil {
+			return err
 		}
 	}
 	rep.Finished = time.Now().UTC()
@@ -243,87 +250,6 @@ func specByName(name string) (TargetSpec, bool) {
 		}
 	}
 	return TargetSpec{}, false
-}
-
-// runTarget runs every workload against one target, starting it fresh for
-// each so that caches and connection state do not carry over.
-func runTarget(ctx context.Context, opt *Options, env *Env, org *Origin, spec TargetSpec, rep *Report, stdout io.Writer) error {
-	tag := spec.Name
-	step := func(w string, members int, f func(t *Target) error) error {
-		if !slices.Contains(opt.Workloads, w) {
-			return nil
-		}
-		fmt.Fprintf(stdout, "edgebench: %s %s (load %s)\n", spec.Name, w, loadavg())
-		t, err := spec.Start(ctx, env, filepath.Join(opt.Work, w), members)
-		if err != nil {
-			return fmt.Errorf("%s: start: %w", w, err)
-		}
-		defer t.Stop()
-		rep.Load = append(rep.Load, LoadNote{Target: spec.Name, Workload: w, Before: loadavg()})
-		return f(t)
-	}
-	if err := step("herd", 1, func(t *Target) error {
-		r, err := runHerd(ctx, t, org, opt.Herd, tag)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "  herd %d: origin fetches %d, TTFB p50 %s p99 %s max %s ms (lone %s), TTLB p50 %s p99 %s ms, errors %d %s\n",
-			r.N, r.OriginFetches, ms(r.TTFB.P50), ms(r.TTFB.P99), ms(r.TTFB.Max), ms(r.LoneTTFB), ms(r.TTLB.P50), ms(r.TTLB.P99), r.Errors, r.ErrSample)
-		rep.Herd = append(rep.Herd, r)
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := step("live", 1, func(t *Target) error {
-		r := runLive(ctx, t, org, opt.Live, tag+"L")
-		fmt.Fprintf(stdout, "  live %d viewers: fetches/segment max %d mean %.2f, behind p50 %s p99 %s ms, failed segs %d, req errors %d %s\n",
-			r.Viewers, r.FetchMax, r.FetchMean, ms(r.Behind.P50), ms(r.Behind.P99), r.FailedSegs, r.ReqErrors, r.ErrSample)
-		rep.Live = append(rep.Live, r)
-		return nil
-	}); err != nil {
-		return err
-	}
-	if slices.Contains(opt.HitTargets, spec.Name) {
-		if err := step("hits", 1, func(t *Target) error {
-			if _, err := exec.LookPath("wrk"); err != nil {
-				return errors.New("wrk not on PATH (apt-get install wrk)")
-			}
-			for _, r := range runHits(ctx, t, org, opt.Hits, tag) {
-				fmt.Fprintf(stdout, "  hits %d B × %d conns: %.0f req/s, %.2f GB/s, %.2f CPU s/GB, errors %d, origin fetches %d %s\n",
-					r.Size, r.Conns, r.ReqPerSec, r.GBPerSec, r.CPUPerGB, r.Errors, r.Fetches, r.Err)
-				rep.Hits = append(rep.Hits, r)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	if slices.Contains(opt.SoakOn, spec.Name) {
-		if err := step("soak", 1, func(t *Target) error {
-			r := runSoak(ctx, t, org, opt.Soak, opt.SoakEvery, tag+"S")
-			first, last := r.Samples[0], r.Samples[len(r.Samples)-1]
-			fmt.Fprintf(stdout, "  soak %v: RSS %d→%d MiB, fds %d→%d, threads %d→%d, goroutines %.0f→%.0f, failed segs %d\n",
-				opt.Soak.Duration, first.RSS>>20, last.RSS>>20, first.FDs, last.FDs, first.Threads, last.Threads, first.Goroutines, last.Goroutines, r.Live.FailedSegs)
-			rep.Soak = append(rep.Soak, SoakReport{Target: spec.Name, SoakResult: r})
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	members := 1
-	if spec.Name == "edgekit" {
-		members = opt.Tier
-	}
-	return step("faults", members, func(t *Target) error {
-		r := runFaults(ctx, t, org, opt.Fault, tag+"F")
-		fmt.Fprintf(stdout, "  faults (%d members): failed segs %d, outside episodes %d, cut bodies %d re-served complete %d, recovered %v\n",
-			r.Members, r.Live.FailedSegs, r.Outside, r.CutPaths, r.CutServedOK, r.Recovered)
-		for _, e := range r.Episodes {
-			fmt.Fprintf(stdout, "    %s: failed segs %d, viewers hit %d, max per viewer %d %s\n", e.Name, e.FailedSegs, e.ViewersHit, e.MaxPerViewer, e.Err)
-		}
-		rep.Faults = append(rep.Faults, r)
-		return nil
-	})
 }
 
 // buildEdge builds examples/edge from the repository into the work dir.
@@ -383,3 +309,6 @@ func writeJSON(path string, v any) error {
 	}
 	return os.WriteFile(path, b, 0o644)
 }
+
+// firstN is at most n leading elements of s.
+func firstN(s []string, n int) []string { return s[:min(n, len(s))] }

@@ -40,6 +40,9 @@ type OriginConfig struct {
 	SegDur   time.Duration
 	Bitrates []int64 // bits per second, one per rendition
 	HoldOpen time.Duration
+	// LiveMaxAge is the Cache-Control max-age of a live segment: a live
+	// window, after which caches may drop it (fixed objects get 300 s).
+	LiveMaxAge time.Duration
 }
 
 // Origin is the synthetic origin: deterministic bodies (see fill), a fixed
@@ -210,6 +213,7 @@ func (o *Origin) handle(w http.ResponseWriter, r *http.Request) {
 	var size int64
 	var ttfb time.Duration
 	var rate int64
+	maxAge := 300 * time.Second
 	switch {
 	case strings.HasPrefix(r.URL.Path, vodPrefix):
 		n, err := parseVOD(r.URL.Path)
@@ -240,6 +244,9 @@ func (o *Origin) handle(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		size, ttfb, rate = o.LiveSize(rend), o.cfg.LiveTTFB, o.cfg.LiveRate
+		if o.cfg.LiveMaxAge > 0 {
+			maxAge = o.cfg.LiveMaxAge
+		}
 	default:
 		http.NotFound(w, r)
 		return
@@ -256,7 +263,7 @@ func (o *Origin) handle(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "video/iso.segment")
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
 	h.Set("Last-Modified", o.cfg.Epoch.UTC().Format(http.TimeFormat))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {

@@ -139,8 +139,8 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 		}
 		p("\n")
 		for _, x := range r.Live {
-			if x.ErrSample != "" {
-				p("- %s errors, most frequent: %s\n", x.Target, x.ErrSample)
+			if len(x.Errs) > 0 {
+				p("- %s request errors, most frequent first: %s\n", x.Target, strings.Join(firstN(x.Errs, 3), "; "))
 			}
 		}
 		p("\n")
@@ -206,8 +206,8 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 			for _, c := range f.CutBad {
 				p("- %s: cut body served wrong: %s\n", f.Target, c)
 			}
-			if f.Live.ErrSample != "" {
-				p("- %s: most frequent request error during faults: %s\n", f.Target, f.Live.ErrSample)
+			if len(f.Live.Errs) > 0 {
+				p("- %s: request errors during faults, most frequent first: %s\n", f.Target, strings.Join(firstN(f.Live.Errs, 4), "; "))
 			}
 		}
 		p("\n")

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ type HitConfig struct {
 	Conns    []int   // wrk connection counts
 	Duration time.Duration
 	Threads  int // wrk threads
+	Reps     int // rounds over every (size, conns, target); medians are reported
 }
 
 // HitResult is one wrk run against one cached object.
@@ -32,6 +35,8 @@ type HitResult struct {
 	Errors     int64 // socket errors + non-2xx
 	Fetches    int   // origin fetches of the object after the run (1 = all hits)
 	Err        string
+	Runs       int    // wrk runs this median is taken from
+	Spread     string // requests/s of every run, in run order
 }
 
 // wrkOut is what edgebench reads from wrk's report.
@@ -78,49 +83,72 @@ func parseWrk(s string) (wrkOut, error) {
 	return w, nil
 }
 
-// runHits warms each object into t's cache, then runs wrk against it at
-// each connection count, charging the server's CPU time to the bytes sent.
-func runHits(ctx context.Context, t *Target, o *Origin, cfg HitConfig, tag string) []HitResult {
-	var out []HitResult
+// hitPath is the cached object of size bytes for target tag.
+func hitPath(tag string, size int64) string {
+	return VODPath(fmt.Sprintf("hit%s%d", tag, size), size)
+}
+
+// warmHits puts each object into t's cache: the miss, then a hit.
+func warmHits(ctx context.Context, t *Target, cfg HitConfig, tag string) {
 	for _, size := range cfg.Sizes {
-		path := VODPath(fmt.Sprintf("hit%s%d", tag, size), size)
-		// Two requests: the miss, then a hit that proves it is cached.
 		for i := 0; i < 2; i++ {
 			c := &Conn{addr: t.Addr(0)}
-			c.Get(ctx, path, size, 30*time.Second, true)
+			c.Get(ctx, hitPath(tag, size), size, 30*time.Second, true)
 			c.Close()
 		}
-		for _, conns := range cfg.Conns {
-			r := HitResult{Target: t.Name, Size: size, Conns: conns}
-			before := sampleGroups(t.PGIDs())
-			args := []string{"-t", strconv.Itoa(cfg.Threads), "-c", strconv.Itoa(conns),
-				"-d", fmt.Sprintf("%ds", int(cfg.Duration.Seconds())), "--timeout", "10s",
-				"http://" + t.Addr(0) + path}
-			outb, err := exec.CommandContext(ctx, "wrk", args...).CombinedOutput()
-			after := sampleGroups(t.PGIDs())
-			r.Fetches = o.Fetches(path)
-			if err != nil {
-				r.Err = fmt.Sprintf("wrk: %v: %s", err, strings.TrimSpace(string(outb)))
-				out = append(out, r)
-				continue
-			}
-			w, err := parseWrk(string(outb))
-			if err != nil {
-				r.Err = err.Error()
-				out = append(out, r)
-				continue
-			}
-			r.Requests, r.Seconds, r.Errors = w.requests, w.seconds, w.errors
-			if w.seconds > 0 {
-				r.ReqPerSec = float64(w.requests) / w.seconds
-				r.GBPerSec = r.ReqPerSec * float64(size) / 1e9
-			}
-			r.CPUSeconds = (after.CPU - before.CPU).Seconds()
-			if gb := float64(w.requests) * float64(size) / 1e9; gb > 0 {
-				r.CPUPerGB = r.CPUSeconds / gb
-			}
-			out = append(out, r)
+	}
+}
+
+// runWrk runs wrk once against t's cached object of size bytes, charging
+// the server's CPU time (its whole process group) to the bytes sent.
+func runWrk(ctx context.Context, t *Target, o *Origin, cfg HitConfig, size int64, conns int, tag string) HitResult {
+	path := hitPath(tag, size)
+	r := HitResult{Target: t.Name, Size: size, Conns: conns}
+	before := sampleGroups(t.PGIDs())
+	args := []string{"-t", strconv.Itoa(cfg.Threads), "-c", strconv.Itoa(conns),
+		"-d", fmt.Sprintf("%ds", max(1, int(cfg.Duration.Seconds()))), "--timeout", "10s",
+		"http://" + t.Addr(0) + path}
+	outb, err := exec.CommandContext(ctx, "wrk", args...).CombinedOutput()
+	after := sampleGroups(t.PGIDs())
+	r.Fetches = o.Fetches(path)
+	if err != nil {
+		r.Err = fmt.Sprintf("wrk: %v: %s", err, strings.TrimSpace(string(outb)))
+		return r
+	}
+	w, err := parseWrk(string(outb))
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	r.Requests, r.Seconds, r.Errors = w.requests, w.seconds, w.errors
+	if w.seconds > 0 {
+		r.ReqPerSec = float64(w.requests) / w.seconds
+		r.GBPerSec = r.ReqPerSec * float64(size) / 1e9
+	}
+	r.CPUSeconds = (after.CPU - before.CPU).Seconds()
+	if gb := float64(w.requests) * float64(size) / 1e9; gb > 0 {
+		r.CPUPerGB = r.CPUSeconds / gb
+	}
+	return r
+}
+
+// medianHit returns the run with the median requests/s, with Spread
+// listing every run's requests/s and Errors summed over the runs.
+func medianHit(rs []HitResult) HitResult {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b HitResult) int { return cmp.Compare(a.ReqPerSec, b.ReqPerSec) })
+	m := s[len(s)/2]
+	var parts []string
+	var errs int64
+	for _, r := range rs {
+		parts = append(parts, fmt.Sprintf("%.0f", r.ReqPerSec))
+		errs += r.Errors
+		if r.Err != "" && m.Err == "" {
+			m.Err = r.Err
 		}
 	}
-	return out
+	m.Spread = strings.Join(parts, ", ")
+	m.Errors = errs
+	m.Runs = len(rs)
+	return m
 }
