@@ -65,6 +65,7 @@ const (
 	DefaultRefreshInterval      = 30 * time.Second
 	DefaultFanOut               = 8
 	DefaultWriteParallelism     = 4
+	DefaultMaxApplyItems        = 1000
 	DefaultPageEvents           = 100
 	// MaxPageEvents caps ReadOptions.Limit.
 	MaxPageEvents = 10000
@@ -139,6 +140,9 @@ type Options struct {
 	// WriteParallelism bounds the partition batches a Write applies in
 	// parallel.
 	WriteParallelism int
+	// MaxApplyItems caps the items of one kv Apply; a partition's share of
+	// a larger Write goes in several (never splitting an event).
+	MaxApplyItems int
 
 	// NoBackground starts no goroutine: buffered writes wait for Flush,
 	// splits for RunSplits, retention for EnforceRetention. For tests and
@@ -178,6 +182,7 @@ func (o *Options) withDefaults() (Options, error) {
 	defInt(&c.MaxSplitBuckets, DefaultMaxSplitBuckets)
 	defInt(&c.FanOut, DefaultFanOut)
 	defInt(&c.WriteParallelism, DefaultWriteParallelism)
+	defInt(&c.MaxApplyItems, DefaultMaxApplyItems)
 	if c.TargetPartitionBytes <= 0 {
 		c.TargetPartitionBytes = DefaultTargetPartitionBytes
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -284,4 +285,55 @@ func TestPartialAtContextDeadline(t *testing.T) {
 		t.Fatalf("got %v, partial=%v; want a partial page", err, p != nil && p.Partial)
 	}
 	sameEvents(t, "prefix", p.Events, newestFirst(evs)[:len(p.Events)])
+}
+
+// applyCounter counts Apply calls and their largest batch.
+type applyCounter struct {
+	kv.Store
+	mu       sync.Mutex // guards calls, maxItems
+	calls    int
+	maxItems int
+}
+
+func (a *applyCounter) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) error {
+	a.mu.Lock()
+	a.calls++
+	a.maxItems = max(a.maxItems, len(muts))
+	a.mu.Unlock()
+	return a.Store.Apply(ctx, ns, id, muts)
+}
+
+// TestWriteBatchesByPartition: one Apply per partition, cut at
+// MaxApplyItems without splitting an event.
+func TestWriteBatchesByPartition(t *testing.T) {
+	c := newClock()
+	store := &applyCounter{Store: kvtestStore()}
+	o := testOpts(c)
+	o.EventBuckets, o.MaxApplyItems = 1, 100
+	ns := open(t, store, "batching", o)
+	warm := ev(c.Now().Add(-time.Minute), "warm", "a", "1") // creates the slice
+	if err := ns.Write(context.Background(), "s", warm); err != nil {
+		t.Fatal(err)
+	}
+	evs := []timeseries.Event{warm}
+	var batch []timeseries.Event
+	for i := range 150 { // 3 items each: 450 items in one partition
+		batch = append(batch, ev(c.Now().Add(-time.Minute-time.Duration(i+1)*time.Millisecond), fmt.Sprint(i), "a", "1", "b", "2", "c", "3"))
+	}
+	evs = append(evs, batch...)
+	store.mu.Lock()
+	store.calls, store.maxItems = 0, 0
+	store.mu.Unlock()
+	if err := ns.Write(context.Background(), "s", batch...); err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	calls, maxItems := store.calls, store.maxItems
+	store.mu.Unlock()
+	// 450 items in cuts of 100 rounded up to whole events (102): 5 Applies.
+	if calls != 5 || maxItems != 102 {
+		t.Errorf("got %d Applies of at most %d items; want 5 of at most 102", calls, maxItems)
+	}
+	got, _ := readAll(t, ns, "s", c.Now().Add(-time.Hour), c.Now().Add(time.Second), 1000)
+	sameEvents(t, "batched", got, newestFirst(evs))
 }

@@ -215,9 +215,27 @@ func (n *Namespace) writeNow(ctx context.Context, batch []pending) error {
 			add(target{e.ns, c.id()}, e.muts)
 		}
 	}
-	err := forEach(ctx, len(order), n.opts.WriteParallelism, func(ctx context.Context, i int) error {
-		t := order[i]
-		return n.store.Apply(ctx, t.ns, t.id, groups[t])
+	// One Apply per partition, cut at MaxApplyItems so that no backend
+	// sees an unbounded batch (a Cassandra batch is one mutation, bounded
+	// by the commit log segment). Events never straddle two cuts.
+	type call struct {
+		t    target
+		muts []kv.Mutation
+	}
+	var calls []call
+	for _, t := range order {
+		muts := groups[t]
+		for len(muts) > 0 {
+			cut := min(len(muts), n.opts.MaxApplyItems)
+			for cut < len(muts) && cut > 0 && sameEvent(muts[cut-1].Key, muts[cut].Key) {
+				cut++ // keep an event's items in one Apply
+			}
+			calls = append(calls, call{t, muts[:cut]})
+			muts = muts[cut:]
+		}
+	}
+	err := forEach(ctx, len(calls), n.opts.WriteParallelism, func(ctx context.Context, i int) error {
+		return n.store.Apply(ctx, calls[i].t.ns, calls[i].t.id, calls[i].muts)
 	})
 	if err == nil {
 		n.stats.eventsWritten.Add(int64(len(batch)))
@@ -261,6 +279,12 @@ func forEach(ctx context.Context, count, limit int, fn func(ctx context.Context,
 		first = pctx.Err() // the loop stopped early only if the caller gave up
 	}
 	return first
+}
+
+// sameEvent reports whether two item keys belong to one event.
+func sameEvent(a, b []byte) bool {
+	pa := keyHeaderLen + int(a[8])
+	return len(b) >= pa && string(a[:pa]) == string(b[:pa])
 }
 
 func cloneItems(items []Item) []Item {
