@@ -8,7 +8,7 @@ import (
 )
 
 // CheckpointMode selects how hard Checkpoint tries, with SQLite's meanings
-// (sqlite3_wal_checkpoint_v2).
+// (sqlite3_wal_checkpoint_v2). It is a plain value.
 type CheckpointMode int
 
 const (
@@ -44,7 +44,8 @@ func (m CheckpointMode) String() string {
 	return fmt.Sprintf("CheckpointMode(%d)", int(m))
 }
 
-// CheckpointResult is what PRAGMA wal_checkpoint reports as log|checkpointed.
+// CheckpointResult is what PRAGMA wal_checkpoint reports as log|checkpointed;
+// a plain value.
 type CheckpointResult struct {
 	LogFrames    uint32 // frames in the WAL after the checkpoint
 	Checkpointed uint32 // of those, frames copied into the db file

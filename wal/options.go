@@ -15,7 +15,7 @@ const DefaultPageSize = 4096
 // SQLite's default.
 const DefaultAutoCheckpoint = 1000
 
-// SyncMode is the durability policy of Commit.
+// SyncMode is the durability policy of Commit (a plain value).
 type SyncMode int
 
 const (
@@ -47,7 +47,8 @@ func (m SyncMode) String() string {
 	return "SyncMode(?)"
 }
 
-// Options configures Open. A nil *Options means all defaults.
+// Options configures Open. A nil *Options means all defaults. Open copies
+// it, so it may be reused or changed afterwards.
 type Options struct {
 	// PageSize is the size of every page: a power of two from 512 to 65536.
 	// 0 means: the page size of the existing WAL if it has a valid header,

@@ -287,7 +287,8 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Stats are counters since Open. Field meanings follow SQLite where they can.
+// Stats are counters since Open, returned by value. Field meanings follow
+// SQLite where they can.
 type Stats struct {
 	Commits     uint64 // transactions committed (durable per the sync mode)
 	WALSyncs    uint64 // fsyncs of the WAL file (commits / WALSyncs is the group-commit factor)

@@ -164,6 +164,7 @@ func (c *CrashFS) state(name string) *crashState {
 	return st
 }
 
+// OpenFile opens or creates name; its writes are tracked until synced.
 func (c *CrashFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	name = filepath.Clean(name)
 	f, err := c.mem.OpenFile(name, flag, perm)
@@ -179,6 +180,7 @@ func (c *CrashFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, e
 	return &crashFile{File: f, c: c, st: st, name: name}, nil
 }
 
+// Remove deletes name (removal is treated as immediately durable).
 func (c *CrashFS) Remove(name string) error {
 	name = filepath.Clean(name)
 	if err := c.mem.Remove(name); err != nil {
@@ -190,6 +192,7 @@ func (c *CrashFS) Remove(name string) error {
 	return nil
 }
 
+// SyncDir does nothing: file creation and removal are not crash-modelled.
 func (c *CrashFS) SyncDir(string) error                { return nil }
 func (c *CrashFS) Lock(name string) (io.Closer, error) { return c.mem.Lock(name) }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/edgekit/edgekit/wal/vfs"
 )
 
-// Op is a kind of file operation that a Rule can fail.
+// Op is a kind of file operation that a Rule can fail (a plain value).
 type Op uint8
 
 const (
@@ -45,7 +45,7 @@ func (o Op) String() string {
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
 
-// Rule says which operation fails and how.
+// Rule says which operation fails and how. FaultFS.Inject copies it.
 type Rule struct {
 	Op Op
 	// Suffix restricts the rule to files whose name ends with it ("-wal");
@@ -128,6 +128,7 @@ func (f *FaultFS) check(op Op, name string) *Rule {
 	return nil
 }
 
+// OpenFile opens name in the base FS; the returned File applies the rules.
 func (f *FaultFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	if r := f.check(OpOpen, name); r != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: r.Err}
@@ -139,6 +140,7 @@ func (f *FaultFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, e
 	return &faultFile{File: file, fs: f, name: name}, nil
 }
 
+// Remove, SyncDir and Lock pass through to the base FS unchanged.
 func (f *FaultFS) Remove(name string) error            { return f.base.Remove(name) }
 func (f *FaultFS) SyncDir(dir string) error            { return f.base.SyncDir(dir) }
 func (f *FaultFS) Lock(name string) (io.Closer, error) { return f.base.Lock(name) }
