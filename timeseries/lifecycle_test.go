@@ -403,3 +403,55 @@ func TestConcurrentWriters(t *testing.T) {
 		sameEvents(t, "concurrent", got, newestFirst(evs))
 	})
 }
+
+// TestBackgroundRetentionTicks drives the background goroutine with an
+// injected ticker: one tick of the retention ticker drops the old slices.
+func TestBackgroundRetentionTicks(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	c := newClock()
+	t0 := c.Now()
+	ticks := map[time.Duration]chan time.Time{}
+	var mu sync.Mutex // guards ticks
+	o := testOpts(c)
+	o.NoBackground, o.Retention, o.AcceptPast = false, time.Hour, time.Minute
+	o.RetentionInterval = 7 * time.Minute // tells its ticker apart
+	o.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		ch := make(chan time.Time)
+		ticks[d] = ch
+		return ch, func() {}
+	}
+	store := kvtest.NewMemStore()
+	ns, err := timeseries.Open(ctx, store, "bgret", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	for h := range 3 {
+		c.Set(t0.Add(time.Duration(h) * time.Hour))
+		if err := ns.Write(ctx, "s", ev(c.Now(), strconv.Itoa(h), "k", "v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Set(t0.Add(3 * time.Hour))
+	mu.Lock()
+	tick := ticks[7*time.Minute]
+	mu.Unlock()
+	if tick == nil {
+		t.Fatal("no retention ticker was made")
+	}
+	tick <- c.Now()
+	for deadline := time.Now().Add(20 * time.Second); ns.Stats().SlicesDropped < 2; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("retention tick dropped %d slices, want 2", ns.Stats().SlicesDropped)
+		}
+	}
+	if sl, _ := ns.Slices(ctx); len(sl) != 1 {
+		t.Errorf("slices left: %v, want the newest only", sl)
+	}
+	if err := ns.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

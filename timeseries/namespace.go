@@ -262,8 +262,7 @@ func (n *Namespace) background(ctx context.Context) {
 		if !on {
 			return nil, func() {}
 		}
-		t := time.NewTicker(d)
-		return t.C, t.Stop
+		return n.opts.NewTicker(d)
 	}
 	flushC, s1 := ticker(n.opts.Coalesce, n.buf != nil)
 	defer s1()

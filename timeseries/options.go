@@ -130,7 +130,7 @@ type Options struct {
 	// and records requests). Run one splitter per namespace.
 	DisableSplitter bool
 	// ImmutableSplitsOnly splits a partition only once its time bucket has
-	// left the accept window. Set it when several processes write one
+	// left the accept window (never, with a negative AcceptPast). Set it when several processes write one
 	// namespace: a writer learns of a split only at its next refresh, and
 	// until then writes to the original partition alone.
 	ImmutableSplitsOnly bool
@@ -148,8 +148,13 @@ type Options struct {
 	// splits for RunSplits, retention for EnforceRetention. For tests and
 	// for callers that schedule the work themselves.
 	NoBackground bool
-	// Now is the clock; nil means time.Now.
+	// Now is the clock every time decision reads (accept window,
+	// retention, immutability, split-record order); nil means time.Now.
 	Now func() time.Time
+	// NewTicker makes the background goroutine's tickers; nil means
+	// time.NewTicker. Tests pass channels they tick by hand. (Read SLOs are
+	// context deadlines, which always run on real time.)
+	NewTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
 	// Logger receives background failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -191,6 +196,12 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.NewTicker == nil {
+		c.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
