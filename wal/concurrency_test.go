@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,4 +142,113 @@ func TestGroupCommitSharesFsyncs(t *testing.T) {
 			t.Errorf("page %d got %d want %d", 1+g, got, per-1)
 		}
 	}
+}
+
+// blockingSyncFS holds every WAL fsync until released, to freeze a commit
+// (and with SyncFull the writer lock) in the middle of its fsync.
+type blockingSyncFS struct {
+	*vfs.Mem
+	entered, release chan struct{}
+}
+
+type blockingSyncFile struct {
+	vfs.File
+	fs   *blockingSyncFS
+	name string
+}
+
+func (f blockingSyncFile) Sync() error {
+	if strings.HasSuffix(f.name, "-wal") {
+		f.fs.entered <- struct{}{}
+		<-f.fs.release
+	}
+	return f.File.Sync()
+}
+
+func (b *blockingSyncFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
+	f, err := b.Mem.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return blockingSyncFile{f, b, name}, nil
+}
+
+// Readers are never blocked by the writer: while a commit sits in its fsync
+// holding the writer lock, and while a FULL checkpoint waits for an old
+// snapshot with new writers blocked, new snapshots start and read.
+func TestReadersNotBlockedByWriterOrCheckpoint(t *testing.T) {
+	bfs := &blockingSyncFS{Mem: vfs.NewMem(), entered: make(chan struct{}), release: make(chan struct{})}
+	st, err := wal.Open("/db/test.db", &wal.Options{PageSize: 512, FS: bfs, AutoCheckpoint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	done := make(chan error)
+	go func() { // first commit: header sync, then frame sync
+		tx, _ := st.Begin(ctx)
+		tx.WritePage(1, fill(512, 'a'))
+		done <- tx.Commit(ctx)
+	}()
+	<-bfs.entered // header fsync
+	bfs.release <- struct{}{}
+	<-bfs.entered // commit fsync in progress, writer lock held
+	r, err := st.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PageCount() != 0 {
+		t.Errorf("snapshot during the fsync sees %d pages; the commit is not durable yet", r.PageCount())
+	}
+	r.Close()
+	bfs.release <- struct{}{}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	old, _ := st.Snapshot()
+	go func() {
+		tx, _ := st.Begin(ctx)
+		tx.WritePage(1, fill(512, 'b'))
+		done <- tx.Commit(ctx)
+	}()
+	<-bfs.entered
+	bfs.release <- struct{}{}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ckptDone := make(chan error)
+	go func() { _, err := st.Checkpoint(ctx, wal.Full); ckptDone <- err }() // waits for old
+	for i := 0; i < 50; i++ { // new snapshots keep working while FULL waits
+		r, err := st.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readSnap(t, r, 1); got != 'b' {
+			t.Fatalf("new snapshot page 1 got %q want 'b'", got)
+		}
+		r.Close()
+	}
+	if got := readSnap(t, old, 1); got != 'a' {
+		t.Errorf("old snapshot page 1 got %q want 'a'", got)
+	}
+	old.Close()
+	if err := <-ckptDone; err != nil {
+		t.Fatalf("FULL checkpoint after the old snapshot closed: %v", err)
+	}
+	close(bfs.release) // let Close's syncs through
+	go func() {
+		for range bfs.entered {
+		}
+	}()
+	st.Close()
+	close(bfs.entered)
+}
+
+func readSnap(t *testing.T, r *wal.Snapshot, pg uint32) byte {
+	t.Helper()
+	buf := make([]byte, r.PageSize())
+	if err := r.ReadPage(pg, buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf[0]
 }
