@@ -337,3 +337,17 @@ func TestWriteBatchesByPartition(t *testing.T) {
 	got, _ := readAll(t, ns, "s", c.Now().Add(-time.Hour), c.Now().Add(time.Second), 1000)
 	sameEvents(t, "batched", got, newestFirst(evs))
 }
+// TestDuplicateInOneWrite: the same event twice in one Write (a caller's
+// retry buffer replayed into one batch) is stored once.
+func TestDuplicateInOneWrite(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store kv.Store) {
+		c := newClock()
+		ns := open(t, store, "dup", testOpts(c))
+		e := ev(c.Now().Add(-time.Minute), "same", "k", "v", "j", "w")
+		if err := ns.Write(context.Background(), "s", e, e, e); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := readAll(t, ns, "s", c.Now().Add(-time.Hour), c.Now(), 10)
+		sameEvents(t, "duplicates", got, []timeseries.Event{e})
+	})
+}
