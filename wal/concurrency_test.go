@@ -218,7 +218,7 @@ func TestReadersNotBlockedByWriterOrCheckpoint(t *testing.T) {
 	}
 	ckptDone := make(chan error)
 	go func() { _, err := st.Checkpoint(ctx, wal.Full); ckptDone <- err }() // waits for old
-	for i := 0; i < 50; i++ { // new snapshots keep working while FULL waits
+	for i := 0; i < 50; i++ {                                               // new snapshots keep working while FULL waits
 		r, err := st.Snapshot()
 		if err != nil {
 			t.Fatal(err)
