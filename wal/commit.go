@@ -67,8 +67,9 @@ func (s *Store) appendLocked(pages []uint32, dirty map[uint32][]byte, nPage uint
 	s.written, s.writtenPages = s.w.mxFrame, nPage
 	if s.sync == SyncNormal {
 		s.publishLocked(seq, s.written, nPage)
-	} else if s.syncing {
-		s.broadcastLocked() // a group-commit leader may be gathering
+	} else if s.appended != nil {
+		close(s.appended) // wake the gathering group-commit leader
+		s.appended = nil
 	}
 	s.mu.Unlock()
 	return seq, nil
@@ -133,17 +134,25 @@ const maxGather = 100 * time.Microsecond
 // alone and the batches would alternate between one commit and the rest.
 // s.mu held; s.syncing set.
 func (s *Store) gatherLocked() {
-	var deadline time.Time
+	if len(s.writer) == 0 {
+		return
+	}
+	timer := time.NewTimer(maxGather)
+	defer timer.Stop()
 	for len(s.writer) > 0 {
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(maxGather)
-		} else if !now.Before(deadline) {
+		// A channel of its own, so that appends wake only the leader and
+		// not every committer waiting for its fsync.
+		ch := make(chan struct{})
+		s.appended = ch
+		s.mu.Unlock()
+		select {
+		case <-ch:
+			s.mu.Lock()
+		case <-timer.C:
+			s.mu.Lock()
+			s.appended = nil
 			return
 		}
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		_ = s.waitChangeLocked(ctx)
-		cancel()
 	}
 }
 

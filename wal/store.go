@@ -55,9 +55,10 @@ type Store struct {
 	written, published     uint32
 	writtenSeq, pubSeq     uint64
 	writtenPages, pubPages uint32
-	nBackfill              uint32 // frames of gen already copied into the db file and synced
-	syncing                bool   // a group-commit leader is in fsync
-	failed                 error  // sticky: wraps ErrFailed after a failed WAL fsync
+	nBackfill              uint32        // frames of gen already copied into the db file and synced
+	syncing                bool          // a group-commit leader is in fsync
+	appended               chan struct{} // non-nil while that leader gathers; closed by the next append
+	failed                 error         // sticky: wraps ErrFailed after a failed WAL fsync
 	closed                 bool
 	readers                map[*Snapshot]struct{}
 	changed                chan struct{} // closed and replaced on every state change waiters care about
