@@ -70,10 +70,12 @@
 //	/live/<channel>/<rendition>/<n>.m4s
 //	/live/<channel>/time               xs:dateTime of the origin clock
 //
-// A request for a segment up to one past the live edge that has not arrived
-// is held open until it is published or Config.HoldOpen passes (then 404),
-// as Netflix's Live Origin does; a number further ahead gets 404 at once,
-// one older than the window 410. Cache lifetimes are given at millisecond
+// A request for one of the next two segments past the live edge that has
+// not arrived is held open until it is published or Config.HoldOpen passes
+// (counted from one segment before its availability time, since anchored
+// sessions publish up to a segment early), then 404 — Netflix's Live
+// Origin holds the next segment the same way; a number further ahead gets
+// 404 at once, one older than the window 410. Cache lifetimes are given at millisecond
 // grain in Edgekit-Max-Age-Ms (Cache-Control carries the same rounded up
 // to seconds): half a segment for manifests, the time until the expected
 // publish time for a 404, a day for segments (immutable once published).

@@ -136,11 +136,16 @@ func (s *Server) ingestInit(w http.ResponseWriter, r *http.Request, chName, pipe
 	ch.mu.Lock()
 	rd := ch.renditionLocked(rid)
 	rd.inits[pipe] = in
+	// A new init begins a new session for this rendition: its media time
+	// need not continue the previous one, so no gap check against it.
+	delete(rd.last, pipe)
 	if a := ch.anchors[pipe]; a != nil && a.media[rid] {
 		// This rendition already sent media under the anchor: the encoder
-		// restarted, and its media time starts over.
+		// restarted, and the media time of all its renditions starts over.
 		delete(ch.anchors, pipe)
-		delete(rd.last, pipe)
+		for _, r := range ch.renditions {
+			delete(r.last, pipe)
+		}
 	}
 	ch.mu.Unlock()
 	s.log.Info("init stored", "channel", chName, "pipeline", pipe, "rendition", rid, "codec", in.Tracks[0].Codec, "bytes", len(body))

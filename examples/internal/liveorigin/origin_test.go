@@ -205,8 +205,8 @@ func TestIngestAndServe(t *testing.T) {
 			}
 		}
 		rec := f.do(http.MethodGet, fmt.Sprintf("/live/%s/0/%d.m4s", ch, live+5), nil)
-		// Due (holdable) one segment before its availability time.
-		want := f.loop.Epoch().AvailabilityTime(live + 5).Add(-2 * time.Second).Sub(f.clk.Now()).Milliseconds()
+		// Due (holdable) two segments before its availability time.
+		want := f.loop.Epoch().AvailabilityTime(live + 5).Add(-4 * time.Second).Sub(f.clk.Now()).Milliseconds()
 		if got := rec.Header().Get(liveorigin.MaxAgeHeader); got != fmt.Sprint(want) {
 			t.Errorf("404 max-age ms: got %s want %d", got, want)
 		}

@@ -169,8 +169,9 @@ func (s *Server) serveInit(w http.ResponseWriter, r *http.Request, ch *channel, 
 }
 
 // serveSegment answers a segment request: at once when it is published,
-// held open when it is the next one at the live edge, 404 when it is further
-// ahead (cached until just before it is due), 410 when it left the window.
+// held open when it is one of the next two at the live edge (for HoldOpen
+// past one segment before its availability time), 404 when it is further
+// ahead (cached until it could be held for), 410 when it left the window.
 func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, ch *channel, rid string, n uint64) {
 	now := s.cfg.Now()
 	latest, _ := s.epoch.Latest(now)
@@ -180,12 +181,21 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, ch *channe
 		http.Error(w, "segment left the window", http.StatusGone)
 		return
 	}
-	if n > latest+1 {
+	// Segments may arrive up to one segment before their availability time
+	// (an anchored encoder session, see the package doc), so the next two
+	// numbers are held; anything further ahead is refused at once.
+	d := s.cfg.SegmentDuration
+	if n > latest+2 {
 		// Not due yet: cacheable until it could be held for.
-		setTTL(w, s.epoch.AvailabilityTime(n).Add(-s.cfg.SegmentDuration).Sub(now))
+		setTTL(w, s.epoch.AvailabilityTime(n).Add(-2*d).Sub(now))
 		http.Error(w, "segment not available yet", http.StatusNotFound)
 		return
 	}
+	holdFrom := s.epoch.AvailabilityTime(n).Add(-d)
+	if holdFrom.Before(now) {
+		holdFrom = now
+	}
+	hold := holdFrom.Add(s.cfg.HoldOpen).Sub(now)
 	ch.mu.Lock()
 	rd := ch.renditions[rid]
 	if rd == nil {
@@ -201,7 +211,7 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, ch *channe
 	case <-ready:
 	default:
 		s.stats.held.Add(1)
-		t := time.NewTimer(s.cfg.HoldOpen)
+		t := time.NewTimer(hold)
 		select {
 		case <-ready:
 			t.Stop()
