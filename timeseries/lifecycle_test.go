@@ -436,11 +436,14 @@ func TestBackgroundRetentionTicks(t *testing.T) {
 		}
 	}
 	c.Set(t0.Add(3 * time.Hour))
-	mu.Lock()
-	tick := ticks[7*time.Minute]
-	mu.Unlock()
-	if tick == nil {
-		t.Fatal("no retention ticker was made")
+	var tick chan time.Time // made by the goroutine Open started, soon
+	for deadline := time.Now().Add(20 * time.Second); tick == nil; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		tick = ticks[7*time.Minute]
+		mu.Unlock()
+		if tick == nil && time.Now().After(deadline) {
+			t.Fatal("no retention ticker was made")
+		}
 	}
 	tick <- c.Now()
 	for deadline := time.Now().Add(20 * time.Second); ns.Stats().SlicesDropped < 2; time.Sleep(2 * time.Millisecond) {
