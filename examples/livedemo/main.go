@@ -203,6 +203,8 @@ func (p *page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/player.js":
 		w.Header().Set("Content-Type", "text/javascript")
 		_, _ = w.Write(p.script)
+	case "/favicon.ico":
+		w.WriteHeader(http.StatusNoContent)
 	case "/stats":
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(p.stats())
