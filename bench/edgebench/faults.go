@@ -22,7 +22,11 @@ type EpisodeResult struct {
 	FailedSegs   int // viewer-segments not obtained
 	ViewersHit   int // viewers with at least one failed segment
 	MaxPerViewer int // most failed segments of one viewer
-	Err          string
+	// Segments of the window that viewers did get: how late (last byte
+	// behind publication). A proxy that retries upstream turns a failure
+	// into a late segment.
+	Behind Dist
+	Err    string
 }
 
 // FaultResult is the whole fault workload for one target.
@@ -102,22 +106,26 @@ func runFaults(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag st
 	// Attribute each failed segment to the episode whose window (from a
 	// segment before it began to two segments after it ended) holds the
 	// segment's publication time.
+	window := func(pub time.Time) int {
+		for i, e := range eps {
+			if !pub.Before(start.Add(e.At-seg)) && pub.Before(start.Add(e.At+e.For+2*seg)) {
+				return i
+			}
+		}
+		return -1
+	}
+	behind := make([][]time.Duration, len(eps))
 	for _, vo := range outs {
 		per := make([]int, len(eps))
 		for _, so := range vo {
-			if so.ok {
-				continue
-			}
-			pub := o.PubTime(so.seq)
-			hit := false
-			for i, e := range eps {
-				if !pub.Before(start.Add(e.At-seg)) && pub.Before(start.Add(e.At+e.For+2*seg)) {
-					per[i]++
-					hit = true
-					break
-				}
-			}
-			if !hit {
+			i := window(o.PubTime(so.seq))
+			switch {
+			case so.ok && i >= 0:
+				behind[i] = append(behind[i], so.behind)
+			case so.ok:
+			case i >= 0:
+				per[i]++
+			default:
 				res.Outside++
 			}
 		}
@@ -128,6 +136,10 @@ func runFaults(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag st
 				res.Episodes[i].MaxPerViewer = max(res.Episodes[i].MaxPerViewer, n)
 			}
 		}
+	}
+
+	for i := range eps {
+		res.Episodes[i].Behind = summarize(behind[i])
 	}
 
 	// Recovery: the last recoverSegs segments every viewer asked for.

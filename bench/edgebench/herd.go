@@ -30,6 +30,8 @@ type HerdResult struct {
 	Errors        int
 	ErrSample     string
 	Cache         map[string]int // X-Cache values seen
+	ServerCPU     time.Duration  // the server's CPU time (user+system) from burst to last byte
+	SendSpread    time.Duration  // gate release → last request written (client-side lag)
 }
 
 // runHerd measures lone requests, then N requests for one new object
@@ -79,12 +81,16 @@ func runHerd(ctx context.Context, t *Target, o *Origin, cfg HerdConfig, tag stri
 	ready.Wait()
 	// Let every goroutine park on the gate before releasing the burst.
 	time.Sleep(50 * time.Millisecond)
+	before := sampleGroups(t.PGIDs())
+	released := time.Now()
 	close(gate)
 	wg.Wait()
+	res.ServerCPU = sampleGroups(t.PGIDs()).CPU - before.CPU
 
 	res.OriginFetches = o.Fetches(path)
 	var ttfb, ttlb []time.Duration
 	for _, r := range results {
+		res.SendSpread = max(res.SendSpread, r.Start.Sub(released))
 		res.Cache[r.Cache]++
 		if !r.OK() {
 			res.Errors++

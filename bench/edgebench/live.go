@@ -39,12 +39,14 @@ type LiveResult struct {
 	Viewers    int
 	Segments   int // distinct segments (stream × number) requested
 	Requests   int
-	ReqErrors  int      // failed requests (a retried segment may still succeed)
-	FailedSegs int      // viewer-segments not obtained before giving up
-	Timeouts   int      // requests that hit the client timeout ("hung")
-	Errs       []string // request error kinds, most frequent first
-	Behind     Dist     // last byte behind publication
-	TTFBBehind Dist     // first byte behind publication
+	ReqErrors  int           // failed requests (a retried segment may still succeed)
+	FailedSegs int           // viewer-segments not obtained before giving up
+	Timeouts   int           // requests that hit the client timeout ("hung")
+	Errs       []string      // request error kinds, most frequent first
+	ServerCPU  time.Duration // the server's CPU time over the run
+	BytesOK    int64         // body bytes of the segments viewers got
+	Behind     Dist          // last byte behind publication
+	TTFBBehind Dist          // first byte behind publication
 	// Origin fetches per segment over the segments viewers asked for.
 	FetchMax       int
 	FetchMean      float64
@@ -169,9 +171,12 @@ func (l *errLog) top() []string {
 // runLive runs the live workload and summarizes it.
 func runLive(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string) LiveResult {
 	var errs errLog
+	before := sampleGroups(t.PGIDs())
 	outs, seq0 := liveViewers(ctx, t, o, cfg, tag, &errs)
+	cpu := sampleGroups(t.PGIDs()).CPU - before.CPU
 	res := summarizeLive(t.Name, o, cfg, tag, outs, seq0)
 	res.Errs = errs.top()
+	res.ServerCPU = cpu
 	return res
 }
 
@@ -192,6 +197,7 @@ func summarizeLive(name string, o *Origin, cfg LiveConfig, tag string, outs [][]
 			res.Requests += so.tries
 			res.Timeouts += so.timeouts
 			if so.ok {
+				res.BytesOK += o.LiveSize(rend)
 				res.ReqErrors += so.tries - 1
 				behind = append(behind, so.behind)
 				ttfb = append(ttfb, so.ttfbPub)

@@ -237,6 +237,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := runWorkload(ctx, w, opt, env, org, specs, rep, stdout); err != nil {
 			return err
 		}
+		// Write what is measured so far: a later failure loses nothing.
+		rep.Finished, rep.LoadEnd = time.Now().UTC(), loadavg()
+		if err := rep.Write(opt.Out); err != nil {
+			return err
+		}
 	}
 	rep.Finished = time.Now().UTC()
 	rep.LoadEnd = loadavg()

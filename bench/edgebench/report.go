@@ -115,27 +115,33 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 	if len(r.Herd) > 0 {
 		h := o.Herd
 		p("### Thundering herd: %d concurrent requests for one uncached %d-byte object\n\n", h.N, h.Size)
-		p("| target | origin fetches | lone TTFB ms | TTFB p50 | p99 | max | p99 / lone | TTLB p50 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| target | origin fetches | lone TTFB ms | TTFB p50 | p99 | max | p99 / lone | TTLB p50 | p99 | max | errors | server CPU s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, x := range r.Herd {
-			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", x.Target, x.OriginFetches, ms(x.LoneTTFB),
+			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d | %.1f |\n", x.Target, x.OriginFetches, ms(x.LoneTTFB),
 				ms(x.TTFB.P50), ms(x.TTFB.P99), ms(x.TTFB.Max), ratio(float64(x.TTFB.P99), float64(x.LoneTTFB)),
-				ms(x.TTLB.P50), ms(x.TTLB.P99), ms(x.TTLB.Max), x.Errors)
+				ms(x.TTLB.P50), ms(x.TTLB.P99), ms(x.TTLB.Max), x.Errors, x.ServerCPU.Seconds())
 		}
 		p("\n")
 		for _, x := range r.Herd {
+			p("- %s: last request written %s ms after the burst was released (client-side lag; TTFB is timed from each request's own write); X-Cache %v", x.Target, ms(x.SendSpread), x.Cache)
 			if x.ErrSample != "" {
-				p("- %s errors, e.g. %s\n", x.Target, x.ErrSample)
+				p("; errors, e.g. %s", x.ErrSample)
 			}
+			p("\n")
 		}
 		p("\n")
 	}
 	if len(r.Live) > 0 {
 		l := o.Live
 		p("### Live following: %d viewers, %d channels × %d renditions, %v\n\n", l.Viewers, l.Channels, l.Renditions, l.Duration)
-		p("| target | segments | requests | origin fetches/segment max | mean | segments >1 | behind publication p50 ms | p99 | max | first byte behind p99 | failed segments | request errors | timeouts |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| target | segments | requests | origin fetches/segment max | mean | segments >1 | last byte behind publication p50 ms | p99 | max | first byte behind p99 | failed segments | request errors | timeouts | server CPU s per GB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, x := range r.Live {
-			p("| %s | %d | %d | %d | %.2f | %d | %s | %s | %s | %s | %d | %d | %d |\n", x.Target, x.Segments, x.Requests, x.FetchMax, x.FetchMean, x.SegsOverOne,
-				ms(x.Behind.P50), ms(x.Behind.P99), ms(x.Behind.Max), ms(x.TTFBBehind.P99), x.FailedSegs, x.ReqErrors, x.Timeouts)
+			cpg := 0.0
+			if x.BytesOK > 0 {
+				cpg = x.ServerCPU.Seconds() / (float64(x.BytesOK) / 1e9)
+			}
+			p("| %s | %d | %d | %d | %.2f | %d | %s | %s | %s | %s | %d | %d | %d | %.2f |\n", x.Target, x.Segments, x.Requests, x.FetchMax, x.FetchMean, x.SegsOverOne,
+				ms(x.Behind.P50), ms(x.Behind.P99), ms(x.Behind.Max), ms(x.TTFBBehind.P99), x.FailedSegs, x.ReqErrors, x.Timeouts, cpg)
 		}
 		p("\n")
 		for _, x := range r.Live {
@@ -187,14 +193,14 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 	}
 	if len(r.Faults) > 0 {
 		p("### Faults during load: %d viewers\n\n", o.Fault.Viewers)
-		p("| target | members | episode | failed viewer-segments | viewers hit | max failed per viewer |\n|---|---|---|---|---|---|\n")
+		p("| target | members | episode | failed viewer-segments | viewers hit | max failed per viewer | segments got: behind publication p99 ms | max |\n|---|---|---|---|---|---|---|---|\n")
 		for _, f := range r.Faults {
 			for _, e := range f.Episodes {
 				extra := ""
 				if e.Err != "" {
 					extra = " (" + e.Err + ")"
 				}
-				p("| %s | %d | %s%s | %d | %d | %d |\n", f.Target, f.Members, e.Name, extra, e.FailedSegs, e.ViewersHit, e.MaxPerViewer)
+				p("| %s | %d | %s%s | %d | %d | %d | %s | %s |\n", f.Target, f.Members, e.Name, extra, e.FailedSegs, e.ViewersHit, e.MaxPerViewer, ms(e.Behind.P99), ms(e.Behind.Max))
 			}
 		}
 		p("\n| target | failed outside episodes | request timeouts (hung) | cut bodies | re-served complete by every member | recovered (last %d segments all OK) | origin fetches/segment max |\n|---|---|---|---|---|---|---|\n", r.Faults[0].RecoverSegs)
