@@ -233,6 +233,24 @@ func TestTTLAndSweep(t *testing.T) {
 	if res, _ := s.Read(ctx, "ns", "big", kv.Query{}); len(res.Items) != 0 {
 		t.Fatalf("late write under record tombstone visible: %q", keysOf(res.Items))
 	}
+
+	// An expired large value: the sweep turns it into a tombstone and its
+	// overflow pages go back to the free list.
+	s.Apply(ctx, "ns", "ttl", []kv.Mutation{{Op: kv.OpPut, Key: []byte("blob"), Value: bytes.Repeat([]byte("b"), 40000), TTL: time.Second, Timestamp: 40}})
+	before = mustVerify(t, s)
+	clk.advance(2 * time.Second)
+	if err := s.SweepNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := mustVerify(t, s)
+	if after.OverflowPages >= before.OverflowPages || after.FreePages <= before.FreePages {
+		t.Fatalf("after expiry and sweep: overflow pages %d -> %d, free %d -> %d; want the value's pages freed",
+			before.OverflowPages, after.OverflowPages, before.FreePages, after.FreePages)
+	}
+	s.Apply(ctx, "ns", "ttl", []kv.Mutation{put("blob", "older", 39)})
+	if res, _ := s.Read(ctx, "ns", "ttl", kv.Query{}); len(res.Items) != 0 {
+		t.Fatalf("older write after an expired cell was swept: visible %q", keysOf(res.Items))
+	}
 }
 
 // TestAtomicSnapshots: every Apply writes the same value to two keys of a
