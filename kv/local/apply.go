@@ -100,20 +100,18 @@ func applyTx(tx *btree.Tx, root uint32, id string, muts []kv.Mutation, now int64
 
 // putCell writes c at key unless the cell there wins.
 func putCell(tx *btree.Tx, root uint32, key []byte, c *cellData) error {
-	old, ok, err := tx.Get(root, key)
-	if err != nil {
-		return err
-	}
-	if ok {
-		oc, err := decodeCell(old)
-		if err != nil {
-			return err
+	return tx.Update(root, key, func(old []byte, exists bool) ([]byte, bool, error) {
+		if exists {
+			oc, err := decodeCell(old)
+			if err != nil {
+				return nil, false, err
+			}
+			if !wins(c, &oc) {
+				return nil, false, nil
+			}
 		}
-		if !wins(c, &oc) {
-			return nil
-		}
-	}
-	return tx.Put(root, key, encodeCell(c))
+		return encodeCell(c), true, nil
+	})
 }
 
 // loadTombs reads a record's record tombstone and range tombstones.

@@ -87,18 +87,37 @@ const MaxValueLen = 1<<32 - 1
 
 // Put stores key → val, replacing any previous value.
 func (tx *Tx) Put(root uint32, key, val []byte) error {
+	return tx.Update(root, key, func([]byte, bool) ([]byte, bool, error) { return val, true, nil })
+}
+
+// Update looks key up and calls decide with its current value (nil, false
+// when absent); if decide returns write = true, key is set to the value it
+// returns. One descent serves both the read and the write. The old value
+// must not be retained or modified.
+func (tx *Tx) Update(root uint32, key []byte, decide func(old []byte, exists bool) (val []byte, write bool, err error)) error {
 	if tx.w == nil {
 		return ErrReadOnly
 	}
 	if len(key) > MaxKeyLen(tx.ps) {
 		return fmt.Errorf("edgekit/kv/local: key of %d bytes exceeds %d", len(key), MaxKeyLen(tx.ps))
 	}
-	if int64(len(val)) > MaxValueLen {
-		return fmt.Errorf("edgekit/kv/local: value of %d bytes exceeds %d", len(val), int64(MaxValueLen))
-	}
-	path, _, err := tx.descend(root, key)
+	path, n, err := tx.descend(root, key)
 	if err != nil {
 		return err
+	}
+	i, found := n.search(key)
+	var old []byte
+	if found {
+		if old, err = tx.value(&n.cells[i]); err != nil {
+			return err
+		}
+	}
+	val, write, err := decide(old, found)
+	if err != nil || !write {
+		return err
+	}
+	if int64(len(val)) > MaxValueLen {
+		return fmt.Errorf("edgekit/kv/local: value of %d bytes exceeds %d", len(val), int64(MaxValueLen))
 	}
 	leaf, err := tx.writable(path[len(path)-1].pg)
 	if err != nil {
@@ -116,7 +135,6 @@ func (tx *Tx) Put(root uint32, key, val []byte) error {
 	} else if c.ovf, err = tx.writeOverflow(val); err != nil {
 		return err
 	}
-	i, found := leaf.search(key)
 	if found {
 		old := &leaf.cells[i]
 		if old.ovf != 0 {
