@@ -290,6 +290,9 @@ func TestParseStat(t *testing.T) {
 	if !ok || f.pgrp != 4240 || f.utime != 250 || f.stime != 130 || f.threads != 7 || f.rssPages != 512 {
 		t.Fatalf("got %+v ok=%v", f, ok)
 	}
+	if cw, wc := parseIO("rchar: 10\nwchar: 2048\nsyscr: 3\nsyscw: 7\n"); cw != 7 || wc != 2048 {
+		t.Fatalf("parseIO: got syscw %d wchar %d, want 7 2048", cw, wc)
+	}
 	self := sampleGroup(syscall.Getpgrp())
 	if self.Procs == 0 || self.RSS == 0 || self.FDs == 0 {
 		t.Fatalf("sampling this test's own process group: %+v", self)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 )
@@ -32,6 +33,8 @@ type HerdResult struct {
 	Cache         map[string]int // X-Cache values seen
 	ServerCPU     time.Duration  // the server's CPU time (user+system) from burst to last byte
 	SendSpread    time.Duration  // gate release → last request written (client-side lag)
+	WriteCalls    int64          // the server's write/writev/sendfile calls during the burst (sendmsg is not counted by Linux)
+	ClientCPU     time.Duration  // this process's CPU time over the burst (the clients share the machine)
 }
 
 // runHerd measures lone requests, then N requests for one new object
@@ -82,10 +85,15 @@ func runHerd(ctx context.Context, t *Target, o *Origin, cfg HerdConfig, tag stri
 	// Let every goroutine park on the gate before releasing the burst.
 	time.Sleep(50 * time.Millisecond)
 	before := sampleGroups(t.PGIDs())
+	self, _ := readStat(os.Getpid())
 	released := time.Now()
 	close(gate)
 	wg.Wait()
-	res.ServerCPU = sampleGroups(t.PGIDs()).CPU - before.CPU
+	after := sampleGroups(t.PGIDs())
+	res.ServerCPU, res.WriteCalls = after.CPU-before.CPU, after.SysCW-before.SysCW
+	if self2, ok := readStat(os.Getpid()); ok {
+		res.ClientCPU = time.Duration(self2.utime+self2.stime-self.utime-self.stime) * time.Second / clockTick
+	}
 
 	res.OriginFetches = o.Fetches(path)
 	var ttfb, ttlb []time.Duration

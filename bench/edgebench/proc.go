@@ -20,6 +20,10 @@ type ProcSample struct {
 	FDs     int           // open file descriptors, summed
 	Threads int
 	Procs   int
+	// Write-type system calls (write, writev, sendmsg, sendfile...) and
+	// the bytes they moved, from /proc/<pid>/io: how a server sends.
+	SysCW int64
+	WChar int64
 }
 
 // sampleGroup reads /proc for every process whose process group is pgid.
@@ -47,6 +51,11 @@ func sampleGroup(pgid int) ProcSample {
 		if fds, err := os.ReadDir(filepath.Join("/proc", e.Name(), "fd")); err == nil {
 			s.FDs += len(fds)
 		}
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "io")); err == nil {
+			cw, wc := parseIO(string(b))
+			s.SysCW += cw
+			s.WChar += wc
+		}
 	}
 	return s
 }
@@ -61,6 +70,8 @@ func sampleGroups(pgids []int) ProcSample {
 		s.FDs += x.FDs
 		s.Threads += x.Threads
 		s.Procs += x.Procs
+		s.SysCW += x.SysCW
+		s.WChar += x.WChar
 	}
 	return s
 }
@@ -103,4 +114,22 @@ func parseStat(s string) (statFields, bool) {
 		threads:  int(num(20)),
 		rssPages: num(24),
 	}, true
+}
+
+// parseIO reads syscw and wchar from /proc/<pid>/io.
+func parseIO(s string) (syscw, wchar int64) {
+	for _, l := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "syscw":
+			syscw = n
+		case "wchar":
+			wchar = n
+		}
+	}
+	return
 }

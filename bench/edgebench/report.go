@@ -123,7 +123,8 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 		}
 		p("\n")
 		for _, x := range r.Herd {
-			p("- %s: last request written %s ms after the burst was released (client-side lag; TTFB is timed from each request's own write); X-Cache %v", x.Target, ms(x.SendSpread), x.Cache)
+			p("- %s: last request written %s ms after the burst was released (client-side lag; TTFB is timed from each request's own write); server write/writev/sendfile calls %d (%.1f per response); client CPU %.1f s; X-Cache %v",
+				x.Target, ms(x.SendSpread), x.WriteCalls, float64(x.WriteCalls)/float64(max(1, x.N)), x.ClientCPU.Seconds(), x.Cache)
 			if x.ErrSample != "" {
 				p("; errors, e.g. %s", x.ErrSample)
 			}

@@ -59,8 +59,8 @@ func runOne(ctx context.Context, w string, opt *Options, org *Origin, t *Target,
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "  herd %d: origin fetches %d, TTFB p50 %s p99 %s max %s ms (lone %s), TTLB p50 %s p99 %s ms, server CPU %.1f s, errors %d %s\n",
-			r.N, r.OriginFetches, ms(r.TTFB.P50), ms(r.TTFB.P99), ms(r.TTFB.Max), ms(r.LoneTTFB), ms(r.TTLB.P50), ms(r.TTLB.P99), r.ServerCPU.Seconds(), r.Errors, r.ErrSample)
+		fmt.Fprintf(stdout, "  herd %d: origin fetches %d, TTFB p50 %s p99 %s max %s ms (lone %s), TTLB p50 %s p99 %s ms, server CPU %.1f s, client CPU %.1f s, errors %d %s\n",
+			r.N, r.OriginFetches, ms(r.TTFB.P50), ms(r.TTFB.P99), ms(r.TTFB.Max), ms(r.LoneTTFB), ms(r.TTLB.P50), ms(r.TTLB.P99), r.ServerCPU.Seconds(), r.ClientCPU.Seconds(), r.Errors, r.ErrSample)
 		rep.Herd = append(rep.Herd, r)
 	case "live":
 		r := runLive(ctx, t, org, opt.Live, tag+"L")
