@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,7 +61,7 @@ func (p *pusher) run(ctx context.Context) error {
 			return err
 		}
 		if err := p.put(ctx, "init-"+r+".mp4", b); err != nil {
-			return err
+			return stopped(ctx, err)
 		}
 	}
 	if latest, ok := p.loop.Epoch().Latest(time.Now()); ok && p.backfill > 0 {
@@ -74,11 +73,12 @@ func (p *pusher) run(ctx context.Context) error {
 					return err
 				}
 				if err := p.putSegment(ctx, r, n, b); err != nil {
-					return err
+					return stopped(ctx, err)
 				}
 			}
 		}
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	queues := make(map[string]chan segment.Chunk, len(rids))
@@ -113,9 +113,17 @@ func (p *pusher) run(ctx context.Context) error {
 		close(q)
 	}
 	wg.Wait()
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause // a PUT failed
+	switch {
+	case parent.Err() != nil:
+		return nil // asked to stop
+	case context.Cause(ctx) != nil:
+		return context.Cause(ctx) // a PUT failed
 	}
+	return err
+}
+
+// stopped hides err when ctx ended: a PUT cut short by the stop is no failure.
+func stopped(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -202,7 +202,7 @@ func (e *Edge) Stats() Stats {
 		Hits: e.m.hits.Load(), Misses: e.m.misses.Load(), Coalesced: e.m.coalesced.Load(),
 		OriginFetches: e.m.originFetches.Load(), PeerFetches: e.m.peerFetches.Load(),
 		UpstreamErrors: e.m.upstreamErrors.Load(), PeerFailovers: e.m.peerFailovers.Load(),
-		BytesOut: e.m.bytesOut.Load(), SendFile: e.m.sendfile.Load(), Copied: e.m.copied.Load(),
+		BytesOut: e.m.bytesOut.Load(), BytesIn: e.m.bytesIn.Load(), BadRequests: e.m.badRequests.Load(), SendFile: e.m.sendfile.Load(), Copied: e.m.copied.Load(),
 		Viewers: e.m.activeViewers(e.cfg.Now().Add(-10 * time.Second)), CacheEntries: n, CacheBytes: b,
 	}
 }

@@ -141,11 +141,9 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 		w.SetLinger(0)
 	}
 	var buf bytes.Buffer
-	body := io.Reader(resp.Body)
-	stall := newStallReader(ctx, resp.Body, e.cfg.StallTimeout)
+	stall := newStallReader(resp.Body, e.cfg.StallTimeout)
 	defer stall.stop()
-	body = stall
-	n, err := io.Copy(w, io.TeeReader(body, &buf))
+	n, err := io.Copy(w, io.TeeReader(stall, &buf))
 	e.m.bytesIn.Add(n)
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = io.ErrUnexpectedEOF
@@ -206,7 +204,7 @@ type stallReader struct {
 	close   func()
 }
 
-func newStallReader(ctx context.Context, body io.ReadCloser, timeout time.Duration) *stallReader {
+func newStallReader(body io.ReadCloser, timeout time.Duration) *stallReader {
 	s := &stallReader{r: body, timeout: timeout}
 	s.close = func() { body.Close() }
 	s.timer = time.AfterFunc(timeout, func() {

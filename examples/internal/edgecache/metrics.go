@@ -49,7 +49,7 @@ type metrics struct {
 	upstreamErrors, peerFailovers      atomic.Int64
 	bytesOut, bytesIn                  atomic.Int64
 	sendfile, copied                   atomic.Int64
-	badRequests, notCached             atomic.Int64
+	badRequests                        atomic.Int64
 	hitLatency, missLatency, coLatency histogram
 
 	vmu     sync.Mutex           // guards viewers
@@ -82,7 +82,8 @@ type Stats struct {
 	OriginFetches, PeerFetches int64 // upstream requests this edge made
 	UpstreamErrors             int64 // upstream attempts that failed (connect, timeout, 5xx)
 	PeerFailovers              int64 // requests that moved to the next member after a failed peer
-	BytesOut                   int64
+	BytesOut, BytesIn          int64 // body bytes sent to clients, fetched upstream
+	BadRequests                int64 // requests refused with a 4xx
 	SendFile, Copied           int64 // hits whose body left by sendfile / by copy
 	Viewers                    int   // distinct client addresses asking for manifests lately
 	CacheEntries               int
@@ -112,6 +113,8 @@ func (e *Edge) writeMetrics(w io.Writer) {
 	counter("edge_upstream_errors_total", "Upstream attempts that failed (connect error, timeout, 5xx, cut body).", st.UpstreamErrors)
 	counter("edge_peer_failovers_total", "Requests moved to the next member of the key's LocateN list.", st.PeerFailovers)
 	counter("edge_bytes_sent_total", "Body bytes sent to clients.", st.BytesOut)
+	counter("edge_bytes_fetched_total", "Body bytes received from the origin or peers.", st.BytesIn)
+	counter("edge_bad_requests_total", "Requests refused with a 4xx (bad path, method).", st.BadRequests)
 	fmt.Fprintf(w, "# HELP edge_hit_bodies_total Cache hits by how the body left.\n# TYPE edge_hit_bodies_total counter\n")
 	fmt.Fprintf(w, "edge_hit_bodies_total{method=\"sendfile\"} %d\nedge_hit_bodies_total{method=\"copy\"} %d\n", st.SendFile, st.Copied)
 	fmt.Fprintf(w, "# HELP edge_viewers Distinct client addresses that asked for a manifest in the last 10 s.\n# TYPE edge_viewers gauge\nedge_viewers %d\n", st.Viewers)
