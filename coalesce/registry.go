@@ -38,14 +38,16 @@ type ender interface{ endFlight(err, refuse error) }
 type flight[K comparable, V any] struct {
 	ctx flightCtx // what fn receives
 	key K
-	end ender // val, when it must hear how the flight ended (a body); nil for a Group
 
 	// Guarded by the owning registry's mu. The small fields come first so
-	// that they pack into one word; a flight is one 192-byte allocation.
+	// that they pack into one word; a flight is one 192-byte allocation
+	// for a Group[string, int]. Keep it small: under contention the flight
+	// is most of what Do allocates, and allocation is what the GC's scan of
+	// a thousand parked callers' stacks is paid from (docs/bench/coalesce.md).
 	state      state
-	linked     bool          // in the registry's detached list
 	shared     bool          // the result went to more than one caller
 	lingerSet  bool          // linger overrides the Options (see below)
+	made       bool          // val was made up front (a body) and is an ender; fixed at birth
 	waiters    int32         // callers still interested; 0 abandons a running flight
 	dups       int32         // callers that joined after the leader
 	qidx       int32         // index in the linger heap; -1 when not in it
@@ -167,7 +169,7 @@ func (r *registry[K, V]) newFlightLocked(ctx context.Context, mk func() V, s sta
 	f.ctx.init(ctx)
 	if mk != nil {
 		f.val = mk()
-		f.end, _ = any(f.val).(ender)
+		_, f.made = any(f.val).(ender)
 	}
 	if d := r.opts.LeaderTimeout; d > 0 {
 		f.ctx.dl = &leaderDeadline{
@@ -180,7 +182,6 @@ func (r *registry[K, V]) newFlightLocked(ctx context.Context, mk func() V, s sta
 
 // linkLocked adds a detached flight with waiters to the list Close walks.
 func (r *registry[K, V]) linkLocked(f *flight[K, V]) {
-	f.linked = true
 	f.next = r.detached
 	if r.detached != nil {
 		r.detached.prev = f
@@ -189,7 +190,9 @@ func (r *registry[K, V]) linkLocked(f *flight[K, V]) {
 }
 
 func (r *registry[K, V]) unlinkLocked(f *flight[K, V]) {
-	if !f.linked {
+	if f.prev == nil && r.detached != f {
+		// Not in the list: only the head has no prev. (No "linked" flag:
+		// it would push the flight into the next allocation size class.)
 		return
 	}
 	if f.prev != nil {
@@ -200,7 +203,7 @@ func (r *registry[K, V]) unlinkLocked(f *flight[K, V]) {
 	if f.next != nil {
 		f.next.prev = f.prev
 	}
-	f.prev, f.next, f.linked = nil, nil, false
+	f.prev, f.next = nil, nil
 }
 
 // leave removes one waiter from a flight; the last one out of a running
@@ -248,9 +251,9 @@ func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) 
 		return
 	}
 	f.err, f.shared = err, f.dups > 0
-	if f.end != nil {
+	if e := f.ender(); e != nil {
 		// A value made up front (a body) stays; it hears how it ended.
-		f.end.endFlight(err, ErrFillDone)
+		e.endFlight(err, ErrFillDone)
 	} else {
 		f.val = v
 	}
@@ -276,6 +279,17 @@ func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) 
 	f.wake()
 	r.mu.Unlock()
 	f.ctx.cancel(causeFinished)
+}
+
+// ender returns val when it must hear how the flight ended (a body made
+// up front), else nil. The check is a flag so that a Group's flight, whose
+// val is only the result, carries no interface field for it.
+func (f *flight[K, V]) ender() ender {
+	if !f.made {
+		return nil
+	}
+	e, _ := any(f.val).(ender)
+	return e
 }
 
 // wake releases every caller waiting for f. It is called exactly once, by
@@ -322,8 +336,8 @@ func (r *registry[K, V]) close() {
 	var ended []*flight[K, V]
 	end := func(f *flight[K, V]) {
 		f.err = ErrClosed
-		if f.end != nil {
-			f.end.endFlight(ErrClosed, ErrClosed)
+		if e := f.ender(); e != nil {
+			e.endFlight(ErrClosed, ErrClosed)
 		}
 		if f.ctx.dl != nil {
 			f.ctx.dl.timer.Stop()
@@ -333,7 +347,7 @@ func (r *registry[K, V]) close() {
 	}
 	for f := r.detached; f != nil; {
 		next := f.next
-		f.prev, f.next, f.linked = nil, nil, false
+		f.prev, f.next = nil, nil
 		end(f)
 		f = next
 	}
