@@ -1,33 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgekit/edgekit/examples/internal/outbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunBriefly proxies a fake origin through the command for a moment.
 func TestRunBriefly(t *testing.T) {
@@ -36,22 +18,12 @@ func TestRunBriefly(t *testing.T) {
 		io.WriteString(w, "segment "+r.URL.Path)
 	}))
 	defer origin.Close()
-	out := &syncBuffer{}
+	out := &outbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(context.Background(), []string{"-listen", "127.0.0.1:0", "-origin", origin.URL, "-duration", "2s", "-cache-dir", t.TempDir()}, out)
 	}()
-	var base string
-	deadline := time.Now().Add(5 * time.Second)
-	for base == "" && time.Now().Before(deadline) {
-		if _, rest, ok := strings.Cut(out.String(), " serving "); ok {
-			base, _, _ = strings.Cut(rest, " ")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if base == "" {
-		t.Fatalf("no address printed:\n%s", out.String())
-	}
+	base := out.WaitAfter(t, " serving ", 5*time.Second)
 	for i, want := range []string{"MISS", "HIT"} {
 		resp, err := http.Get(base + "/live/ch1/0/5.m4s")
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgekit/edgekit/examples/internal/outbuf"
 	"github.com/edgekit/edgekit/internal/peertest"
 )
 
@@ -33,17 +34,12 @@ func TestDashJSInChromium(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &outbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-player", "dashjs", "-duration", "90s"}, out)
 	}()
-	var pageURL string
-	waitFor(t, 10*time.Second, func() bool {
-		_, rest, ok := strings.Cut(out.String(), "livedemo: open ")
-		pageURL, _, _ = strings.Cut(rest, " ")
-		return ok
-	})
+	pageURL := out.WaitAfter(t, "livedemo: open ", 10*time.Second)
 	// Let a few segments exist behind the live edge before the player joins.
 	time.Sleep(4 * time.Second)
 

@@ -8,51 +8,23 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/edgekit/edgekit/examples/internal/outbuf"
 	"github.com/edgekit/edgekit/segment"
 )
-
-// syncBuffer is an io.Writer safe for the servers' concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunBriefly is what CI runs of the demo: it starts with its defaults
 // (the built-in player, loopback ports), serves the page and the channel
 // through an edge, and stops cleanly at -duration.
 func TestRunBriefly(t *testing.T) {
-	out := &syncBuffer{}
+	out := &outbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(context.Background(), []string{"-listen", "127.0.0.1:0", "-duration", "6s", "-player", "mini"}, out)
 	}()
-	var pageURL string
-	deadline := time.Now().Add(5 * time.Second)
-	for pageURL == "" && time.Now().Before(deadline) {
-		if _, rest, ok := strings.Cut(out.String(), "livedemo: open "); ok {
-			pageURL, _, _ = strings.Cut(rest, " ")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if pageURL == "" {
-		t.Fatalf("no URL printed:\n%s", out.String())
-	}
+	pageURL := out.WaitAfter(t, "livedemo: open ", 5*time.Second)
 	page := mustGet(t, pageURL)
 	if !strings.Contains(page, "window.EDGEKIT") || !strings.Contains(page, "/live/demo/manifest.mpd") {
 		t.Fatalf("page lacks the player config:\n%s", page)
@@ -63,7 +35,7 @@ func TestRunBriefly(t *testing.T) {
 	// The MPD the page points at answers through the edge.
 	_, rest, _ := strings.Cut(page, `"mpd":"`)
 	mpd, _, _ := strings.Cut(rest, `"`)
-	deadline = time.Now().Add(4 * time.Second)
+	deadline := time.Now().Add(4 * time.Second)
 	for {
 		resp, err := http.Get(mpd)
 		if err == nil {
@@ -135,9 +107,9 @@ func testLoop(t testing.TB) *segment.Loop {
 }
 
 // startTestTier starts an origin and n edges for a test.
-func startTestTier(t *testing.T, edges int) (*tier, *syncBuffer) {
+func startTestTier(t *testing.T, edges int) (*tier, *outbuf.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &outbuf.Buffer{}
 	tr, err := startTier(context.Background(), tierOptions{dataDir: t.TempDir(), edges: edges, token: "tok", logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)

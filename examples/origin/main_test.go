@@ -1,51 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgekit/edgekit/examples/internal/outbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunBriefly starts the command on kv/local in a temp dir, checks that
 // it serves and refuses unauthenticated ingest, and that -duration stops it.
 func TestRunBriefly(t *testing.T) {
-	out := &syncBuffer{}
+	out := &outbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(context.Background(), []string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-token", "ch1=x", "-duration", "2s"}, out)
 	}()
-	var base string
-	deadline := time.Now().Add(5 * time.Second)
-	for base == "" && time.Now().Before(deadline) {
-		if _, rest, ok := strings.Cut(out.String(), "origin: serving "); ok {
-			base, _, _ = strings.Cut(rest, "/live/")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if base == "" {
-		t.Fatalf("no address printed:\n%s", out.String())
-	}
+	base := strings.TrimSuffix(out.WaitAfter(t, "origin: serving ", 5*time.Second), "/live/<channel>/manifest.mpd,")
 	req, _ := http.NewRequest(http.MethodPut, base+"/ingest/ch1/a/init-0.mp4", strings.NewReader("x"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -80,7 +53,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-token", "ch1=x", "-kv", "redis://x"},
 		{"-token", "ch1=x", "-segment-duration", "1.5ms"},
 	} {
-		if err := run(context.Background(), append(args, "-data", t.TempDir()), &syncBuffer{}); err == nil {
+		if err := run(context.Background(), append(args, "-data", t.TempDir()), &outbuf.Buffer{}); err == nil {
 			t.Errorf("run(%v): got nil error", args)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgekit/edgekit/coalesce"
+	"github.com/edgekit/edgekit/examples/internal/msttl"
 	"github.com/edgekit/edgekit/hashring"
 	"github.com/edgekit/edgekit/ktls"
 	"github.com/edgekit/edgekit/numa"
@@ -32,7 +33,7 @@ const (
 	// the origin itself and never forwards again, so a tier cannot loop.
 	HopHeader = "Edgekit-Hop"
 	// MaxAgeHeader is the origin's millisecond-grain cache lifetime.
-	MaxAgeHeader = "Edgekit-Max-Age-Ms"
+	MaxAgeHeader = msttl.Header
 )
 
 // ErrConfig reports an invalid Config.
@@ -255,7 +256,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (e *Edge) serveHit(w http.ResponseWriter, r *http.Request, ent *entry) {
 	h := w.Header()
 	h.Set("Content-Type", ent.ctype)
-	setTTL(h, ent.expires.Sub(e.cfg.Now()))
+	msttl.Set(h, ent.expires.Sub(e.cfg.Now()))
 	h.Set("X-Cache", "HIT")
 	if ent.status != http.StatusOK {
 		h.Set("Content-Length", strconv.FormatInt(ent.size, 10))
@@ -302,20 +303,6 @@ func (e *Edge) serveHit(w http.ResponseWriter, r *http.Request, ent *entry) {
 	send()
 }
 
-// setTTL writes a remaining lifetime at millisecond grain.
-func setTTL(h http.Header, d time.Duration) {
-	if d <= 0 {
-		h.Set("Cache-Control", "no-store")
-		return
-	}
-	ms := d.Milliseconds()
-	if ms < 1 {
-		ms = 1
-	}
-	h.Set(MaxAgeHeader, strconv.FormatInt(ms, 10))
-	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt((ms+999)/1000, 10))
-}
-
 func (e *Edge) refuse(w http.ResponseWriter, r *http.Request, code int, why string) {
 	e.m.badRequests.Add(1)
 	e.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "status", code, "reason", why)
@@ -345,7 +332,7 @@ func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, sta
 	if hd.length >= 0 {
 		h.Set("Content-Length", strconv.FormatInt(hd.length, 10))
 	}
-	setTTL(h, hd.ttl)
+	msttl.Set(h, hd.ttl)
 	if shared {
 		h.Set("X-Cache", "MISS-COALESCED")
 	} else {

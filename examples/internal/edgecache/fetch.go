@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/edgekit/edgekit/coalesce"
+	"github.com/edgekit/edgekit/examples/internal/msttl"
 )
 
 // upstreamError is a failed upstream attempt; timeout marks a stall.
@@ -126,7 +126,7 @@ func (e *Edge) get(ctx context.Context, url string, toPeer bool) (*http.Response
 // if the body arrived whole and may be cached, stores it.
 func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, w *coalesce.Writer[*head]) error {
 	defer resp.Body.Close()
-	ttl := responseTTL(resp.Header)
+	ttl := msttl.Get(resp.Header)
 	hd := &head{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), length: resp.ContentLength, ttl: ttl, via: via}
 	if resp.ContentLength > e.cfg.MaxObjectBytes {
 		return &upstreamError{via: via, err: fmt.Errorf("body of %d bytes is over the %d-byte limit", resp.ContentLength, e.cfg.MaxObjectBytes)}
@@ -164,32 +164,6 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 
 func cacheable(status int) bool {
 	return status == http.StatusOK || status == http.StatusNotFound || status == http.StatusGone
-}
-
-// responseTTL reads the cache lifetime: Edgekit-Max-Age-Ms first
-// (millisecond grain), then Cache-Control max-age; no-store, private and
-// no-cache mean 0.
-func responseTTL(h http.Header) time.Duration {
-	cc := h.Get("Cache-Control")
-	for _, d := range strings.Split(cc, ",") {
-		switch strings.TrimSpace(d) {
-		case "no-store", "no-cache", "private":
-			return 0
-		}
-	}
-	if v := h.Get(MaxAgeHeader); v != "" {
-		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
-			return time.Duration(ms) * time.Millisecond
-		}
-	}
-	for _, d := range strings.Split(cc, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(d), "max-age="); ok {
-			if s, err := strconv.ParseInt(v, 10, 64); err == nil && s > 0 {
-				return time.Duration(s) * time.Second
-			}
-		}
-	}
-	return 0
 }
 
 // stallReader ends a body that delivers nothing for timeout by cancelling

@@ -9,13 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgekit/edgekit/examples/internal/msttl"
 	"github.com/edgekit/edgekit/segment"
 )
 
-// MaxAgeHeader carries a cache lifetime in milliseconds; Cache-Control's
-// max-age has one-second grain, too coarse for a 2 s segment's manifest or
-// a 404 that must expire just before the segment appears.
-const MaxAgeHeader = "Edgekit-Max-Age-Ms"
+// MaxAgeHeader carries cache lifetimes at millisecond grain (see msttl).
+const MaxAgeHeader = msttl.Header
 
 // segmentTTL is how long a published segment may be cached: it never
 // changes once published.
@@ -27,20 +26,8 @@ type stats struct {
 	held, heldTimeouts, gone          atomic.Int64
 }
 
-// setTTL writes a cache lifetime at millisecond grain, and the same rounded
-// up to whole seconds for caches that only read Cache-Control.
-func setTTL(w http.ResponseWriter, d time.Duration) {
-	if d <= 0 {
-		w.Header().Set("Cache-Control", "no-store")
-		return
-	}
-	ms := d.Milliseconds()
-	if ms < 1 {
-		ms = 1
-	}
-	w.Header().Set(MaxAgeHeader, strconv.FormatInt(ms, 10))
-	w.Header().Set("Cache-Control", "public, max-age="+strconv.FormatInt((ms+999)/1000, 10))
-}
+// setTTL writes a cache lifetime at millisecond grain.
+func setTTL(w http.ResponseWriter, d time.Duration) { msttl.Set(w.Header(), d) }
 
 // serveLive handles GET/HEAD /live/<channel>/...
 func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
