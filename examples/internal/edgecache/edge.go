@@ -36,6 +36,10 @@ const (
 	MaxAgeHeader = msttl.Header
 )
 
+// viewerWindow is how recently a client must have asked for a manifest to
+// count as a viewer (players refresh a live manifest every segment or two).
+const viewerWindow = 10 * time.Second
+
 // ErrConfig reports an invalid Config.
 var ErrConfig = errors.New("edgekit/examples/edgecache: invalid config")
 
@@ -192,6 +196,7 @@ func (e *Edge) sweeper() {
 			return
 		case <-t.C:
 			e.cache.sweep()
+			e.m.activeViewers(e.cfg.Now().Add(-viewerWindow)) // forget old addresses
 		}
 	}
 }
@@ -204,7 +209,7 @@ func (e *Edge) Stats() Stats {
 		OriginFetches: e.m.originFetches.Load(), PeerFetches: e.m.peerFetches.Load(),
 		UpstreamErrors: e.m.upstreamErrors.Load(), PeerFailovers: e.m.peerFailovers.Load(),
 		BytesOut: e.m.bytesOut.Load(), BytesIn: e.m.bytesIn.Load(), BadRequests: e.m.badRequests.Load(), SendFile: e.m.sendfile.Load(), Copied: e.m.copied.Load(),
-		Viewers: e.m.activeViewers(e.cfg.Now().Add(-10 * time.Second)), CacheEntries: n, CacheBytes: b,
+		Viewers: e.m.activeViewers(e.cfg.Now().Add(-viewerWindow)), CacheEntries: n, CacheBytes: b,
 	}
 }
 
@@ -313,7 +318,16 @@ func (e *Edge) refuse(w http.ResponseWriter, r *http.Request, code int, why stri
 // client as it arrives.
 func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, start time.Time) {
 	fromPeer := r.Header.Get(HopHeader) != ""
-	rd, err := e.flight.Open(r.Context(), key, func(ctx context.Context, fw *coalesce.Writer[*head]) error {
+	// Flights are keyed by object and upstream: a peer's request (which must
+	// go to the origin) never joins a flight that waits on a peer, so two
+	// edges that disagree on ownership (a membership change in progress)
+	// cannot wait on each other. On the owner both kinds go to the origin
+	// and share one flight.
+	flightKey := key + "\x00peer"
+	if fromPeer || e.ring.LocateString(key) == e.cfg.Self {
+		flightKey = key + "\x00origin"
+	}
+	rd, err := e.flight.Open(r.Context(), flightKey, func(ctx context.Context, fw *coalesce.Writer[*head]) error {
 		return e.fill(ctx, key, fromPeer, fw)
 	})
 	if err != nil {

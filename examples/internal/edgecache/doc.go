@@ -1,0 +1,59 @@
+// Package edgecache is the caching edge behind examples/edge and
+// examples/livedemo: one member of a tier of reverse proxies in front of a
+// live origin.
+//
+// # Tier
+//
+// Every member builds the same hashring.Ring from the member list (their
+// base URLs), so all agree which member owns an object (its URL path).
+// On a miss the owner fetches from the origin; any other member fetches
+// from the owner, marking the request with the Edgekit-Hop header so the
+// owner never forwards it again. When a member fails (connect error, 5xx,
+// header timeout) the request moves to the next member of the key's LocateN
+// list and the failed member is skipped for two seconds; when every member
+// before this one failed, it goes to the origin itself. Each object is
+// therefore fetched from the origin about once per tier, however many
+// viewers ask and whichever edge they reach.
+//
+// # Misses
+//
+// Concurrent misses for one object share one upstream request through a
+// coalesce.Stream: the first viewer's request starts the flight, later ones
+// join it, and every one of them receives the response head as soon as it
+// arrives and the body as it streams in (read-while-write). Flights are
+// keyed by object and upstream kind, so a peer's request (origin-bound)
+// never waits on a flight that waits on a peer. A body is cached only when it
+// arrived whole (io.EOF and the promised Content-Length); a body cut short,
+// or one that stalls longer than Config.StallTimeout, ends every viewer's
+// response early (the connection is reset, so no client mistakes it for a
+// complete object) and is never stored. 5xx answers are not cached; 200,
+// 404 and 410 are, for the lifetime the origin gives (msttl: milliseconds
+// in Edgekit-Max-Age-Ms, else Cache-Control max-age) — so a storm of
+// requests for a segment that is not out yet costs the origin one 404.
+//
+// # Hits
+//
+// Bodies of Config.DiskMin bytes or more are kept in files under
+// Config.CacheDir and sent with ktls.ServeFile, which moves them by
+// sendfile(2) on plain TCP and on kernel-TLS connections (the server must
+// run under ktls.Serve); smaller ones (manifests, 404s) are written from
+// memory. With Config.Pool and Config.Policy (numa.DiskSilo), the send runs
+// on a worker pinned to the NUMA node of the file's disk; examples/edge sets
+// them only on machines with more than one node. The cache is bounded by
+// Config.MemoryBytes (files included), evicting the oldest entries first;
+// an evicted file stays open until the last viewer reading it is done.
+//
+// # Metrics
+//
+// /metrics serves Prometheus text written by hand: requests by result
+// (hit, miss, coalesced), origin and peer fetches, upstream errors and
+// failovers, bytes sent and fetched, hits by sendfile or copy, viewers
+// (distinct client addresses that asked for a manifest in the last ten
+// seconds), cache bytes, and request-latency histograms per result.
+//
+// # Concurrency
+//
+// An *Edge is safe for concurrent use. The cache has one mutex (guarding
+// its index); entries are immutable once stored and reference-counted
+// while being sent.
+package edgecache
