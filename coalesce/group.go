@@ -58,9 +58,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 			return v, false, err // do not start a flight nobody will wait for
 		}
 	}
-	// Only a caller that may stop waiting early selects on the flight's
-	// done channel; the rest park on its WaitGroup, which costs nothing.
-	f, role, err := g.r.acquire(ctx, key, nil, !inline, !inline || g.r.opts.LockTimeout > 0)
+	f, role, err := g.r.acquire(ctx, key, nil, !inline)
 	if err != nil {
 		return v, false, err
 	}
@@ -75,9 +73,9 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 			return f.val, f.shared, f.err
 		}
 		go g.r.run(f, fn)
-		return g.r.wait(ctx, f, nil, false)
+		return g.r.wait(ctx, f, nil)
 	default:
-		return g.r.wait(ctx, f, fn, inline)
+		return g.r.wait(ctx, f, fn)
 	}
 }
 
@@ -102,15 +100,11 @@ func (g *Group[K, V]) Close() error {
 
 // wait blocks a caller on f until the result, ctx, or the lock timeout.
 // fallback is fn for a joiner (nil for the leader, who never times out).
-// inline says ctx.Done() was nil when Do looked, so acquire made f.done
-// only if the lock timeout needs it; the decision is taken once, in Do, so
-// that a context whose Done changes cannot leave us selecting on nil.
-func (r *registry[K, V]) wait(ctx context.Context, f *flight[K, V], fallback func(context.Context) (V, error), inline bool) (v V, shared bool, err error) {
-	if inline && (fallback == nil || r.opts.LockTimeout <= 0) {
-		// Nothing can interrupt the wait, so park on the WaitGroup: no
-		// channel to allocate, and no select, which matters when a
-		// thousand callers pile up. acquire made no done channel for us.
-		f.ended.Wait()
+func (r *registry[K, V]) wait(ctx context.Context, f *flight[K, V], fallback func(context.Context) (V, error)) (v V, shared bool, err error) {
+	if ctx.Done() == nil && (fallback == nil || r.opts.LockTimeout <= 0) {
+		// Nothing can interrupt the wait: a plain receive is cheaper than
+		// a select, which matters when a thousand callers pile up.
+		<-f.done
 		return f.val, f.shared, f.err
 	}
 	var timeout <-chan struct{}

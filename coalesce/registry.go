@@ -51,7 +51,7 @@ type flight[K comparable, V any] struct {
 	waiters    int32         // callers still interested; 0 abandons a running flight
 	dups       int32         // callers that joined after the leader
 	qidx       int32         // index in the linger heap; -1 when not in it
-	done       chan struct{} // made when someone must select on the end; closed on finish
+	done       chan struct{} // made when someone must wait; closed on finish
 	expires    time.Time     // when a lingering result stops serving
 	prev, next *flight[K, V] // neighbours in the detached list
 
@@ -59,13 +59,6 @@ type flight[K comparable, V any] struct {
 	// (Writer.SetLinger) before it finishes the flight on that same
 	// goroutine, and read by finish.
 	linger time.Duration
-
-	// ended is Add(1) at birth and Done once when the flight leaves
-	// running/detached: callers that nothing can interrupt park on it.
-	// Unlike done it costs no allocation, and a contended flight (one
-	// leader, many background-context joiners) then allocates nothing
-	// but itself; see docs/bench/coalesce.md.
-	ended sync.WaitGroup
 
 	// Written under mu (with shared) before the flight leaves
 	// running/detached, then immutable: read them after done is closed or
@@ -105,11 +98,9 @@ func (r *registry[K, V]) clock() Clock {
 // acquire finds the flight a caller should use for key: a lingering result,
 // a running flight to join, or a new flight it leads. mk, if not nil, makes
 // a new flight's value up front (a streaming body that joiners read while
-// it grows). leadDone and joinDone make sure the done channel exists for a
-// caller that will select on it, as leader or as joiner (one whose ctx can
-// end, or a joiner with LockTimeout); the others wait on f.ended and need
-// no channel.
-func (r *registry[K, V]) acquire(ctx context.Context, key K, mk func() V, leadDone, joinDone bool) (*flight[K, V], role, error) {
+// it grows). wantDone makes sure the done channel exists for a leader that
+// will wait on it.
+func (r *registry[K, V]) acquire(ctx context.Context, key K, mk func() V, wantDone bool) (*flight[K, V], role, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -120,7 +111,7 @@ func (r *registry[K, V]) acquire(ctx context.Context, key K, mk func() V, leadDo
 			f.waiters++
 			f.dups++
 			r.st.Joins++
-			if joinDone && f.done == nil {
+			if f.done == nil {
 				f.done = make(chan struct{})
 			}
 			r.mu.Unlock()
@@ -136,7 +127,7 @@ func (r *registry[K, V]) acquire(ctx context.Context, key K, mk func() V, leadDo
 	}
 	f := r.newFlightLocked(ctx, mk, running)
 	f.key = key
-	if leadDone {
+	if wantDone {
 		f.done = make(chan struct{})
 	}
 	if r.m == nil {
@@ -165,7 +156,6 @@ func (r *registry[K, V]) private(ctx context.Context, mk func() V) (*flight[K, V
 
 func (r *registry[K, V]) newFlightLocked(ctx context.Context, mk func() V, s state) *flight[K, V] {
 	f := &flight[K, V]{state: s, waiters: 1, qidx: -1}
-	f.ended.Add(1)
 	f.ctx.init(ctx)
 	if mk != nil {
 		f.val = mk()
@@ -237,8 +227,8 @@ func (r *registry[K, V]) leave(f *flight[K, V]) (finishedAlready bool) {
 //
 // The waiters are woken while mu is still held, as singleflight does. It
 // looks wasteful, but waking them after Unlock was measured to make
-// contended flights smaller: fn ran 0.48 times per call instead of 0.29
-// (docs/bench/coalesce.md), because the next flight then starts before the
+// contended flights smaller (fn ran 0.48 times per call instead of 0.29,
+// docs/bench/coalesce.md): the next flight for the key starts before the
 // previous waiters are runnable, and they miss it.
 func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) {
 	r.mu.Lock()
@@ -299,7 +289,6 @@ func (f *flight[K, V]) wake() {
 	if f.done != nil {
 		close(f.done)
 	}
-	f.ended.Done()
 }
 
 // forget removes key's flight or lingering result from the map. A running

@@ -58,7 +58,7 @@ func (s *Stream[K, H]) Open(ctx context.Context, key K, fill FillFunc[H]) (*Read
 	if err := ctx.Err(); err != nil {
 		return nil, err // do not start a flight nobody will read
 	}
-	f, role, err := s.r.acquire(ctx, key, newBody[H], false, false)
+	f, role, err := s.r.acquire(ctx, key, newBody[H], false)
 	if err != nil {
 		return nil, err
 	}
