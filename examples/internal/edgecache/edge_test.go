@@ -264,8 +264,8 @@ func TestUpstreamFaults(t *testing.T) {
 		}
 	})
 	tr := newTier(t, o.srv.URL, 1, func(c *edgecache.Config) {
-		c.HeaderTimeout = 300 * time.Millisecond
-		c.StallTimeout = 300 * time.Millisecond
+		c.HeaderTimeout = time.Second
+		c.StallTimeout = time.Second
 	})
 	for i, tc := range []struct {
 		mode string
@@ -285,7 +285,7 @@ func TestUpstreamFaults(t *testing.T) {
 			if code != tc.want {
 				t.Fatalf("got %d want %d", code, tc.want)
 			}
-			if time.Since(start) > 3*time.Second {
+			if time.Since(start) > 4*time.Second {
 				t.Fatalf("took %v", time.Since(start))
 			}
 			deadline := time.Now().Add(2 * time.Second)
