@@ -171,6 +171,17 @@ func impls(b *testing.B, body func(b *testing.B, do func(key string, calls *atom
 	}
 }
 
+// BenchmarkSpin is the cost of fn's work alone in DoContended and DoBurst,
+// to read calls/op against: extra calls of fn cost calls/op × this.
+func BenchmarkSpin(b *testing.B) {
+	defer cpuPerOp(b)()
+	x := 0
+	for b.Loop() {
+		x += spin()
+	}
+	_ = x
+}
+
 // staticSpin is spin as a fn that captures nothing.
 func staticSpin(context.Context) (int, error) { return spin(), nil }
 
