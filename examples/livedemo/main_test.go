@@ -22,9 +22,9 @@ func TestRunBriefly(t *testing.T) {
 	out := &outbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(context.Background(), []string{"-listen", "127.0.0.1:0", "-duration", "6s", "-player", "mini"}, out)
+		done <- run(context.Background(), []string{"-listen", "127.0.0.1:0", "-duration", "10s", "-player", "mini"}, out)
 	}()
-	pageURL := out.WaitAfter(t, "livedemo: open ", 5*time.Second)
+	pageURL := out.WaitAfter(t, "livedemo: open ", 15*time.Second)
 	page := mustGet(t, pageURL)
 	if !strings.Contains(page, "window.EDGEKIT") || !strings.Contains(page, "/live/demo/manifest.mpd") {
 		t.Fatalf("page lacks the player config:\n%s", page)
@@ -35,7 +35,7 @@ func TestRunBriefly(t *testing.T) {
 	// The MPD the page points at answers through the edge.
 	_, rest, _ := strings.Cut(page, `"mpd":"`)
 	mpd, _, _ := strings.Cut(rest, `"`)
-	deadline := time.Now().Add(4 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get(mpd)
 		if err == nil {

@@ -316,17 +316,25 @@ func TestNegativeCaching(t *testing.T) {
 		w.Header().Set(edgecache.MaxAgeHeader, "300")
 		http.Error(w, "not yet", 404)
 	})
-	tr := newTier(t, o.srv.URL, 1, nil)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	tr := newTier(t, o.srv.URL, 1, func(c *edgecache.Config) {
+		c.Now = func() time.Time { return time.Unix(0, now.Load()) }
+	})
 	p := "/live/ch1/0/77.m4s"
 	for i := 0; i < 5; i++ {
-		if code, _, _ := get(t, tr.urls[0]+p); code != 404 {
-			t.Fatalf("got %d want 404", code)
+		if code, _, h := get(t, tr.urls[0]+p); code != 404 || (i > 0 && h.Get(edgecache.MaxAgeHeader) != "300") {
+			t.Fatalf("request %d: got %d (max-age %q), want 404 with 300 ms left", i, code, h.Get(edgecache.MaxAgeHeader))
 		}
 	}
 	if c := o.count(p); c != 1 {
 		t.Fatalf("origin fetches within the 404's lifetime: got %d want 1", c)
 	}
-	time.Sleep(400 * time.Millisecond)
+	now.Add(int64(299 * time.Millisecond))
+	if _, _, h := get(t, tr.urls[0]+p); h.Get(edgecache.MaxAgeHeader) != "1" || o.count(p) != 1 {
+		t.Fatalf("1 ms before expiry: max-age %q, origin fetches %d; want 1 and 1", h.Get(edgecache.MaxAgeHeader), o.count(p))
+	}
+	now.Add(int64(time.Millisecond))
 	get(t, tr.urls[0]+p)
 	if c := o.count(p); c != 2 {
 		t.Fatalf("origin fetches after the 404 expired: got %d want 2", c)
