@@ -43,7 +43,8 @@ const viewerWindow = 10 * time.Second
 // ErrConfig reports an invalid Config.
 var ErrConfig = errors.New("edgekit/examples/edgecache: invalid config")
 
-// Config configures an Edge.
+// Config configures an Edge; a plain value that New copies (Pool, Policy,
+// Client and Logger are shared, not copied).
 type Config struct {
 	// Origin is the origin's base URL, e.g. "http://127.0.0.1:8080".
 	Origin string

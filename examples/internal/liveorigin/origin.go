@@ -33,6 +33,7 @@ var (
 )
 
 // Config configures a Server. Store is required; the rest has defaults.
+// It is a plain value that New copies.
 type Config struct {
 	// Store keeps inits and segments; the Server does not close it.
 	Store kv.Store
@@ -162,7 +163,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// channelLocked returns the channel named name, creating its index.
+// channel returns the channel named name, creating its index.
 func (s *Server) channel(name string) *channel {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -253,7 +253,7 @@ func (s *Server) Fetches(channel, rid string, n uint64) int {
 	return rd.slots[n].fetch
 }
 
-// Stats is a snapshot of the origin's counters.
+// Stats is a snapshot of the origin's counters; a plain value.
 type Stats struct {
 	Published, Late, Defects, Refused int64
 	ManifestGets, SegmentGets         int64
