@@ -407,3 +407,22 @@ func TestStoreFailure(t *testing.T) {
 		t.Fatalf("GET after retry: got %d want 200", rec.Code)
 	}
 }
+
+// TestEncoderDelete: ffmpeg deletes segments that left its own window; the
+// origin acknowledges and keeps serving what is in its window.
+func TestEncoderDelete(t *testing.T) {
+	f := newFixture(t, nil, liveorigin.Config{})
+	f.pushInits("a", "0")
+	f.mustPut("a", fmt.Sprintf("seg-0-%d.m4s", live), f.seg("0", live), http.StatusCreated)
+	for _, name := range []string{fmt.Sprintf("seg-0-%d.m4s", live), "manifest.mpd", "init-0.mp4"} {
+		if rec := f.do(http.MethodDelete, "/ingest/"+ch+"/a/"+name, nil, "X-Ingest-Token", token); rec.Code != http.StatusNoContent {
+			t.Fatalf("DELETE %s: got %d want 204", name, rec.Code)
+		}
+	}
+	if rec := f.do(http.MethodDelete, "/ingest/"+ch+"/a/manifest.mpd", nil); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("DELETE without token: got %d want 401", rec.Code)
+	}
+	if rec := f.do(http.MethodGet, fmt.Sprintf("/live/%s/0/%d.m4s", ch, live), nil); rec.Code != http.StatusOK {
+		t.Fatalf("GET after the encoder's DELETE: got %d want 200", rec.Code)
+	}
+}
