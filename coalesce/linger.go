@@ -17,7 +17,7 @@ import (
 type lingerHeap[K comparable, V any] []*flight[K, V]
 
 func (h lingerHeap[K, V]) Len() int           { return len(h) }
-func (h lingerHeap[K, V]) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
+func (h lingerHeap[K, V]) Less(i, j int) bool { return h[i].expires < h[j].expires }
 
 func (h lingerHeap[K, V]) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
@@ -50,7 +50,7 @@ func (r *registry[K, V]) lingerFor(err error) time.Duration {
 // lingerLocked starts f's linger window of d.
 func (r *registry[K, V]) lingerLocked(f *flight[K, V], d time.Duration) {
 	f.state = lingering
-	f.expires = r.clock().Now().Add(d)
+	f.expires = r.tickLocked(r.clock().Now()) + int64(d)
 	heap.Push(&r.lingering, f)
 	r.st.Lingering++
 	r.scheduleLocked()
@@ -70,7 +70,8 @@ func (r *registry[K, V]) expireLocked(f *flight[K, V]) {
 
 // sweepLocked expires every lingering flight whose time has come.
 func (r *registry[K, V]) sweepLocked(now time.Time) {
-	for len(r.lingering) > 0 && !now.Before(r.lingering[0].expires) {
+	t := r.tickLocked(now)
+	for len(r.lingering) > 0 && t >= r.lingering[0].expires {
 		r.expireLocked(r.lingering[0])
 	}
 }
@@ -86,7 +87,7 @@ func (r *registry[K, V]) scheduleLocked() {
 		return
 	}
 	next := r.lingering[0].expires
-	if r.sweep != nil && !next.Before(r.sweepAt) {
+	if r.sweep != nil && next >= r.sweepAt {
 		return // the armed timer fires first; it re-arms for the rest
 	}
 	if r.sweep != nil {
@@ -95,7 +96,20 @@ func (r *registry[K, V]) scheduleLocked() {
 	r.sweepGen++
 	gen := r.sweepGen
 	r.sweepAt = next
-	r.sweep = r.clock().AfterFunc(next.Sub(r.clock().Now()), func() { r.onSweep(gen) })
+	in := time.Duration(next - r.tickLocked(r.clock().Now()))
+	r.sweep = r.clock().AfterFunc(in, func() { r.onSweep(gen) })
+}
+
+// tickLocked turns a clock reading into the registry's linger time: ns
+// since the first reading it was given (r.epoch). A flight keeps its expiry
+// as this int64 rather than a 24-byte time.Time, which keeps a Group
+// flight at 160 bytes. Sub uses the monotonic clock when both readings
+// carry one, as time.Now's do, so wall-clock steps do not move expiries.
+func (r *registry[K, V]) tickLocked(now time.Time) int64 {
+	if !r.epochSet {
+		r.epoch, r.epochSet = now, true
+	}
+	return int64(now.Sub(r.epoch))
 }
 
 // onSweep runs on the sweep timer. A timer replaced since it was armed

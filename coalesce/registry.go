@@ -40,7 +40,7 @@ type flight[K comparable, V any] struct {
 	key K
 
 	// Guarded by the owning registry's mu. The small fields come first so
-	// that they pack into one word; a flight is one 192-byte allocation
+	// that they pack into one word; a flight is one 160-byte allocation
 	// for a Group[string, int]. Keep it small: under contention the flight
 	// is most of what Do allocates, and allocation is what the GC's scan of
 	// a thousand parked callers' stacks is paid from (docs/bench/coalesce.md).
@@ -52,7 +52,7 @@ type flight[K comparable, V any] struct {
 	dups       int32         // callers that joined after the leader
 	qidx       int32         // index in the linger heap; -1 when not in it
 	done       chan struct{} // made when someone must wait; closed on finish
-	expires    time.Time     // when a lingering result stops serving
+	expires    int64         // when a lingering result stops serving (registry.tickLocked)
 	prev, next *flight[K, V] // neighbours in the detached list
 
 	// linger and lingerSet are written by the fill's goroutine
@@ -77,12 +77,14 @@ type flight[K comparable, V any] struct {
 type registry[K comparable, V any] struct {
 	opts Options // set before first use, read-only after
 
-	mu        sync.Mutex // guards m, detached, lingering, sweep, sweepAt, sweepGen, closed, st
+	mu        sync.Mutex // guards m, detached, lingering, sweep, sweepAt, sweepGen, epoch, epochSet, closed, st
 	m         map[K]*flight[K, V]
 	detached  *flight[K, V] // head of the list of detached flights with waiters
 	lingering lingerHeap[K, V]
 	sweep     Timer
-	sweepAt   time.Time
+	sweepAt   int64     // in tickLocked time
+	epoch     time.Time // the origin of tickLocked time
+	epochSet  bool
 	sweepGen  uint64
 	closed    bool
 	st        Stats
@@ -118,7 +120,7 @@ func (r *registry[K, V]) acquire(ctx context.Context, key K, mk func() V, wantDo
 			return f, roleJoin, nil
 		}
 		// Lingering. The sweep timer may lag, so check the time here too.
-		if r.clock().Now().Before(f.expires) {
+		if r.tickLocked(r.clock().Now()) < f.expires {
 			r.st.LingerHits++
 			r.mu.Unlock()
 			return f, roleHit, nil
