@@ -154,7 +154,7 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 	}
 	if len(r.Hits) > 0 {
 		p("### Hit throughput: wrk -t%d, %v per run, cached objects\n\n", o.Hits.Threads, o.Hits.Duration)
-		p("| target | size | conns | req/s | GB/s | server CPU s | CPU s per GB | vs nginx GB/s | errors | origin fetches |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| target | size | conns | req/s (median) | every run | GB/s | server CPU s | CPU s per GB | vs nginx GB/s | write calls per response | errors | origin fetches |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, x := range r.Hits {
 			vs := "–"
 			for _, n := range r.Hits {
@@ -163,10 +163,10 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 				}
 			}
 			if x.Err != "" {
-				p("| %s | %d | %d | error: %s | | | | | | |\n", x.Target, x.Size, x.Conns, x.Err)
+				p("| %s | %d | %d | error: %s | | | | | | | | |\n", x.Target, x.Size, x.Conns, x.Err)
 				continue
 			}
-			p("| %s | %d | %d | %.0f | %.2f | %.1f | %.2f | %s | %d | %d |\n", x.Target, x.Size, x.Conns, x.ReqPerSec, x.GBPerSec, x.CPUSeconds, x.CPUPerGB, vs, x.Errors, x.Fetches)
+			p("| %s | %d | %d | %.0f | %s | %.2f | %.1f | %.2f | %s | %.1f | %d | %d |\n", x.Target, x.Size, x.Conns, x.ReqPerSec, x.Spread, x.GBPerSec, x.CPUSeconds, x.CPUPerGB, vs, x.WritesPerReq, x.Errors, x.Fetches)
 		}
 		p("\n")
 	}

@@ -303,12 +303,17 @@ func startNginx(ctx context.Context, env *Env, work string, n int) (*Target, err
 	if err := render("nginx.conf.tmpl", conf, d); err != nil {
 		return nil, err
 	}
-	m := &member{addr: addr, logPath: filepath.Join(work, "stderr.log"),
-		argv: []string{"nginx", "-p", work, "-e", filepath.Join(work, "error.log"), "-c", conf, "-g", "daemon off;"}}
+	return startSingle("nginx", addr, filepath.Join(work, "stderr.log"),
+		"nginx", "-p", work, "-e", filepath.Join(work, "error.log"), "-c", conf, "-g", "daemon off;")
+}
+
+// startSingle starts a one-process target listening on addr.
+func startSingle(name, addr, logPath string, argv ...string) (*Target, error) {
+	m := &member{addr: addr, logPath: logPath, argv: argv}
 	if err := m.start(); err != nil {
 		return nil, err
 	}
-	return &Target{Name: "nginx", addrs: []string{addr}, members: []*member{m}}, nil
+	return &Target{Name: name, addrs: []string{addr}, members: []*member{m}}, nil
 }
 
 func startVarnish(ctx context.Context, env *Env, work string, n int) (*Target, error) {
@@ -326,15 +331,11 @@ func startVarnish(ctx context.Context, env *Env, work string, n int) (*Target, e
 	if err := render("varnish.vcl.tmpl", vcl, d); err != nil {
 		return nil, err
 	}
-	m := &member{addr: addr, logPath: filepath.Join(work, "varnishd.log"),
-		argv: []string{"varnishd", "-F", "-n", filepath.Join(work, "n"), "-a", addr, "-f", vcl,
-			"-s", "malloc,1g",
-			"-p", "thread_pool_min=200", "-p", "thread_pool_max=6000", "-p", "thread_queue_limit=2000",
-			"-p", "first_byte_timeout=10", "-p", "between_bytes_timeout=5"}}
-	if err := m.start(); err != nil {
-		return nil, err
-	}
-	return &Target{Name: "varnish", addrs: []string{addr}, members: []*member{m}}, nil
+	return startSingle("varnish", addr, filepath.Join(work, "varnishd.log"),
+		"varnishd", "-F", "-n", filepath.Join(work, "n"), "-a", addr, "-f", vcl,
+		"-s", "malloc,1g",
+		"-p", "thread_pool_min=200", "-p", "thread_pool_max=6000", "-p", "thread_queue_limit=2000",
+		"-p", "first_byte_timeout=10", "-p", "between_bytes_timeout=5")
 }
 
 func startATS(ctx context.Context, env *Env, work string, n int) (*Target, error) {
@@ -373,12 +374,8 @@ func startATS(ctx context.Context, env *Env, work string, n int) (*Target, error
 	if err := os.MkdirAll(filepath.Join(work, "cache"), 0o755); err != nil {
 		return nil, err
 	}
-	m := &member{addr: addr, logPath: filepath.Join(work, "traffic_server.log"),
-		argv: []string{"traffic_server", "--run-root=" + filepath.Join(root, "runroot.yaml")}}
-	if err := m.start(); err != nil {
-		return nil, err
-	}
-	return &Target{Name: "ats", addrs: []string{addr}, members: []*member{m}}, nil
+	return startSingle("ats", addr, filepath.Join(work, "traffic_server.log"),
+		"traffic_server", "--run-root="+filepath.Join(root, "runroot.yaml"))
 }
 
 // chmodUp makes dir and its parents up to the temp root world-searchable.

@@ -23,20 +23,21 @@ type HitConfig struct {
 
 // HitResult is one wrk run against one cached object.
 type HitResult struct {
-	Target     string
-	Size       int64
-	Conns      int
-	Requests   int64
-	Seconds    float64
-	ReqPerSec  float64
-	GBPerSec   float64 // 10^9 body bytes per second
-	CPUSeconds float64 // server process group, user + system
-	CPUPerGB   float64
-	Errors     int64 // socket errors + non-2xx
-	Fetches    int   // origin fetches of the object after the run (1 = all hits)
-	Err        string
-	Runs       int    // wrk runs this median is taken from
-	Spread     string // requests/s of every run, in run order
+	Target       string
+	Size         int64
+	Conns        int
+	Requests     int64
+	Seconds      float64
+	ReqPerSec    float64
+	GBPerSec     float64 // 10^9 body bytes per second
+	CPUSeconds   float64 // server process group, user + system
+	CPUPerGB     float64
+	Errors       int64 // socket errors + non-2xx
+	Fetches      int   // origin fetches of the object after the run (1 = all hits)
+	Err          string
+	WritesPerReq float64 // the server's write/writev/sendfile calls per response
+	Runs         int     // wrk runs this median is taken from
+	Spread       string  // requests/s of every run, in run order
 }
 
 // wrkOut is what edgebench reads from wrk's report.
@@ -126,6 +127,9 @@ func runWrk(ctx context.Context, t *Target, o *Origin, cfg HitConfig, size int64
 		r.GBPerSec = r.ReqPerSec * float64(size) / 1e9
 	}
 	r.CPUSeconds = (after.CPU - before.CPU).Seconds()
+	if w.requests > 0 {
+		r.WritesPerReq = float64(after.SysCW-before.SysCW) / float64(w.requests)
+	}
 	if gb := float64(w.requests) * float64(size) / 1e9; gb > 0 {
 		r.CPUPerGB = r.CPUSeconds / gb
 	}
