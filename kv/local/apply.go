@@ -116,8 +116,14 @@ func putCell(tx *btree.Tx, root uint32, key []byte, c *cellData) error {
 
 // loadTombs reads a record's record tombstone and range tombstones.
 func loadTombs(tx *btree.Tx, root uint32, id string) (tombs, error) {
+	return loadTombsAt(tx.Cursor(root), id)
+}
+
+// loadTombsAt is loadTombs on a caller's cursor over the namespace tree. It
+// leaves the cursor at the record's first item, so a reader's next Seek into
+// the record reuses the path instead of descending a second time.
+func loadTombsAt(cur *btree.Cursor, id string) (tombs, error) {
 	var t tombs
-	cur := tx.Cursor(root)
 	start := kindKey(id, kindRecordTomb)
 	end := kindKey(id, kindItem)
 	for cur.Seek(start); cur.Valid() && bytes.Compare(cur.Key(), end) < 0; cur.Next() {

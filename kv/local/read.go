@@ -51,8 +51,8 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 		if err != nil {
 			return err
 		}
-		r := reader{tx: tx, root: root, id: id, now: s.now().UnixNano()}
-		if r.tombs, err = loadTombs(tx, root, id); err != nil {
+		r := reader{tx: tx, root: root, id: id, now: s.now().UnixNano(), cur: tx.Cursor(root)}
+		if r.tombs, err = loadTombsAt(r.cur, id); err != nil {
 			return err
 		}
 		budget := q.MaxBytes
@@ -91,6 +91,18 @@ type reader struct {
 	id    string
 	now   int64
 	tombs tombs
+	// cur is the one cursor every seek of the read uses: the tombstones
+	// and items of a record are adjacent, so after loading the tombstones
+	// a seek to an item mostly re-walks pages the cursor already holds.
+	cur *btree.Cursor
+}
+
+// cursor returns the reader's cursor, creating it on first use.
+func (r *reader) cursor() *btree.Cursor {
+	if r.cur == nil {
+		r.cur = r.tx.Cursor(r.root)
+	}
+	return r.cur
 }
 
 // live decodes the cell under an item key and returns it as an Item if it
@@ -106,12 +118,18 @@ func (r *reader) live(key, val []byte, owned bool) (kv.Item, bool, error) {
 	if c.tombstone() || (c.expiry != 0 && c.expiry <= r.now) || r.tombs.covers(key, c.ts) {
 		return kv.Item{}, false, nil
 	}
-	it := kv.Item{Key: bytes.Clone(key), Value: c.value, Timestamp: c.ts}
-	if !owned {
-		it.Value = bytes.Clone(c.value) // never hand out an alias of a cached page
-	}
-	if it.Key == nil {
-		it.Key = []byte{}
+	it := kv.Item{Value: c.value, Timestamp: c.ts}
+	if owned {
+		it.Key = append(make([]byte, 0, len(key)), key...)
+	} else {
+		// Never hand out an alias of a cached page. Key and value share
+		// one allocation (half the allocations of a scan); the key's
+		// capacity ends at its length, so appending to it cannot
+		// overwrite the value.
+		buf := make([]byte, len(key)+len(c.value))
+		n := copy(buf, key)
+		copy(buf[n:], c.value)
+		it.Key, it.Value = buf[:n:n], buf[n:]
 	}
 	if it.Value == nil {
 		it.Value = []byte{}
@@ -133,7 +151,7 @@ func (r *reader) scan(start, end []byte, reverse bool, after []byte, hasAfter bo
 	if end != nil {
 		hi = append(bytes.Clone(prefix), end...)
 	}
-	c := r.tx.Cursor(r.root)
+	c := r.cursor()
 	switch {
 	case !reverse && hasAfter:
 		// The smallest key after `after` is after+0x00.
@@ -180,14 +198,20 @@ func (r *reader) keys(list [][]byte, reverse bool, after []byte, hasAfter bool,
 		if hasAfter && (!reverse && bytes.Compare(k, after) <= 0 || reverse && bytes.Compare(k, after) >= 0) {
 			continue
 		}
-		v, owned, ok, err := r.tx.Lookup(r.root, itemKey(r.id, k))
+		ik := itemKey(r.id, k)
+		c := r.cursor()
+		c.Seek(ik)
+		if err := c.Err(); err != nil {
+			return false, err
+		}
+		if !c.Valid() || !bytes.Equal(c.Key(), ik) {
+			continue
+		}
+		v, err := c.Value()
 		if err != nil {
 			return false, err
 		}
-		if !ok {
-			continue
-		}
-		if more, err := r.offer(k, v, owned, full, add); more || err != nil {
+		if more, err := r.offer(k, v, c.Owned(), full, add); more || err != nil {
 			return more, err
 		}
 	}

@@ -9,8 +9,11 @@ import (
 // every transaction of one file. It is safe for concurrent use. Its budget
 // is in bytes of memory the decoded pages hold (page buffer plus the cell
 // index), not in pages, so that it bounds the Store's memory. Eviction is
-// CLOCK (second chance): a hit only sets a reference bit, so lookups share
-// a read lock and never reorder a list.
+// CLOCK (second chance): a hit only refills an entry's chances, so lookups
+// share a read lock and never reorder a list. Branch pages get more chances
+// than leaves (branchChances): every descent passes through them, and a
+// miss on a branch costs a page read on every lookup below it, so with a
+// small cache the leaves churn and the upper levels stay.
 //
 // Versioning: an entry holds the content of a page as of commit `version`
 // and every later commit until it is replaced. A transaction reading
@@ -40,8 +43,21 @@ type cacheEntry struct {
 	slot    int   // index in ring
 	cost    int64 // bytes the entry holds
 	version uint64
-	val     any         // *node or *trunk
-	ref     atomic.Bool // referenced since the hand last passed
+	val     any          // *node or *trunk
+	weight  int32        // chances a hit restores: branchChances or 1; written under mu held exclusively
+	chances atomic.Int32 // passes of the hand the entry survives without a hit
+}
+
+// branchChances is how many passes of the CLOCK hand an unreferenced branch
+// page survives (a leaf or trunk survives one, as in plain CLOCK).
+const branchChances = 3
+
+// weightOf returns the chances a hit on v restores.
+func weightOf(v any) int32 {
+	if n, ok := v.(*node); ok && !n.leaf() {
+		return branchChances
+	}
+	return 1
 }
 
 // MinCacheBytes is the smallest cache budget. Transactions hold the nodes
@@ -64,6 +80,9 @@ const cellBytes = 64
 func costOf(v any, pageSize int) int64 {
 	switch v := v.(type) {
 	case *node:
+		if v.packed {
+			return int64(max(pageSize, v.size) + 2*len(v.offs) + cellBytes)
+		}
 		return int64(max(pageSize, v.size) + cellBytes*(len(v.cells)+1))
 	case *trunk:
 		return int64(4*len(v.pages) + cellBytes)
@@ -85,8 +104,8 @@ func (c *Cache) get(pg uint32, snap uint64) any {
 	var v any
 	if ok && e.version <= snap {
 		v = e.val
-		if !e.ref.Load() {
-			e.ref.Store(true)
+		if e.chances.Load() < e.weight { // avoid a shared write on the hot path
+			e.chances.Store(e.weight)
 		}
 	}
 	c.mu.RUnlock()
@@ -115,10 +134,13 @@ func (c *Cache) fill(pg uint32, snap uint64, v any, pageSize int) {
 func (c *Cache) putLocked(pg uint32, version uint64, v any, cost int64) {
 	if e, ok := c.entries[pg]; ok {
 		c.used += cost - e.cost
-		e.version, e.val, e.cost = version, v, cost
-		e.ref.Store(true)
+		e.version, e.val, e.cost, e.weight = version, v, cost, weightOf(v)
+		e.chances.Store(e.weight)
 	} else {
-		e := &cacheEntry{pg: pg, version: version, val: v, cost: cost}
+		// A new entry starts one chance short of a hit's (a leaf with
+		// none, as in plain CLOCK): one read is not yet reuse.
+		e := &cacheEntry{pg: pg, version: version, val: v, cost: cost, weight: weightOf(v)}
+		e.chances.Store(e.weight - 1)
 		if n := len(c.free); n > 0 {
 			e.slot = c.free[n-1]
 			c.free = c.free[:n-1]
@@ -133,18 +155,19 @@ func (c *Cache) putLocked(pg uint32, version uint64, v any, cost int64) {
 	c.evictLocked(pg)
 }
 
-// evictLocked advances the CLOCK hand, giving referenced entries a second
-// chance (clearing their bit), and evicts until the cache is within its
-// budget. keep (the page just installed) is never the victim; two full
-// turns always find victims, since the first turn clears every bit.
+// evictLocked advances the CLOCK hand, taking one chance from each entry
+// it passes, and evicts entries with none left until the cache is within
+// its budget. keep (the page just installed) is never the victim;
+// branchChances+1 full turns always find victims, since by then every
+// entry's chances are spent.
 func (c *Cache) evictLocked(keep uint32) {
-	for steps := 0; c.used > c.budget && steps < 2*len(c.ring)+1; steps++ {
+	for steps := 0; c.used > c.budget && steps < (branchChances+1)*len(c.ring)+1; steps++ {
 		c.hand %= len(c.ring)
 		e := c.ring[c.hand]
 		switch {
 		case e == nil || e.pg == keep:
-		case e.ref.Load():
-			e.ref.Store(false)
+		case e.chances.Load() > 0:
+			e.chances.Add(-1)
 		default:
 			c.removeLocked(e.pg)
 		}

@@ -101,6 +101,7 @@ func (tx *Tx) checkNode(pg, root uint32, lo, hi []byte, depth int, leafDepth *in
 	if err != nil {
 		return err
 	}
+	n = n.unpacked()
 	st.Tree++
 	if n.size > tx.ps {
 		return fmt.Errorf("page %d holds %d bytes, page size %d", pg, n.size, tx.ps)

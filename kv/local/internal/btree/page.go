@@ -96,20 +96,65 @@ type node struct {
 	child0 uint32 // branch: the leftmost child
 	cells  []cell
 	size   int // encoded size in bytes, header included
+
+	// A packed branch (decoded for a reader, see decodeNode) has no cells:
+	// its separators and children are read in place from raw, cell i
+	// starting at offs[i]. It holds 2 bytes a cell instead of a 64-byte
+	// cell, so a small cache keeps many more branches. Packed nodes are
+	// read-only; clone unpacks them for a writer.
+	packed bool
+	raw    []byte
+	offs   []uint16
 }
 
 func (n *node) leaf() bool { return n.typ == typeLeaf }
 
+// count returns the number of cells.
+func (n *node) count() int {
+	if n.packed {
+		return len(n.offs)
+	}
+	return len(n.cells)
+}
+
+// keyAt returns the key of cell i.
+func (n *node) keyAt(i int) []byte {
+	if n.packed {
+		o := int(n.offs[i])
+		klen := int(binary.BigEndian.Uint16(n.raw[o:]))
+		return n.raw[o+branchCellSize : o+branchCellSize+klen : o+branchCellSize+klen]
+	}
+	return n.cells[i].key
+}
+
+// unpacked returns n with its cells materialised (n itself if it has them).
+func (n *node) unpacked() *node {
+	if !n.packed {
+		return n
+	}
+	c := &node{typ: n.typ, child0: n.child0, size: n.size, cells: make([]cell, len(n.offs))}
+	for i := range c.cells {
+		c.cells[i] = cell{key: n.keyAt(i), child: n.child(i + 1)}
+	}
+	return c
+}
+
 func (n *node) clone() *node {
+	if n.packed {
+		return n.unpacked() // already a fresh node
+	}
 	c := *n
 	c.cells = append([]cell(nil), n.cells...)
 	return &c
 }
 
-// child returns the i-th child of a branch (0..len(cells)).
+// child returns the i-th child of a branch (0..count()).
 func (n *node) child(i int) uint32 {
 	if i == 0 {
 		return n.child0
+	}
+	if n.packed {
+		return binary.BigEndian.Uint32(n.raw[int(n.offs[i-1])+2:])
 	}
 	return n.cells[i-1].child
 }
@@ -169,7 +214,11 @@ func (n *node) encode(buf []byte) {
 // input: every length is checked against the page, keys must be strictly
 // ascending, and page references must be non-zero. The returned node
 // aliases buf, which the caller must not modify afterwards.
-func decodeNode(pg uint32, buf []byte) (*node, error) {
+func decodeNode(pg uint32, buf []byte) (*node, error) { return decodePage(pg, buf, false) }
+
+// decodePage is decodeNode that, with pack, returns a branch packed: the
+// same checks run, but only each cell's offset is kept.
+func decodePage(pg uint32, buf []byte, pack bool) (*node, error) {
 	if len(buf) < headerSize {
 		return nil, corrupt(pg, "short page (%d bytes)", len(buf))
 	}
@@ -188,10 +237,16 @@ func decodeNode(pg uint32, buf []byte) (*node, error) {
 	if n.typ == typeLeaf && n.child0 != 0 {
 		return nil, corrupt(pg, "leaf with a child pointer")
 	}
-	n.cells = make([]cell, count)
+	if pack && n.typ == typeBranch && len(buf) <= MaxPageSize { // offsets fit a u16
+		n.packed, n.raw, n.offs = true, buf, make([]uint16, count)
+	} else {
+		n.cells = make([]cell, count)
+	}
+	var prev []byte // the previous cell's key
 	p := headerSize
 	for i := 0; i < count; i++ {
-		c := &n.cells[i]
+		var c cell
+		start := p
 		fixed := leafCellFixed
 		if n.typ == typeBranch {
 			fixed = branchCellSize
@@ -239,8 +294,14 @@ func decodeNode(pg uint32, buf []byte) (*node, error) {
 				p += int(c.vlen)
 			}
 		}
-		if i > 0 && string(n.cells[i-1].key) >= string(c.key) {
+		if i > 0 && string(prev) >= string(c.key) {
 			return nil, corrupt(pg, "cell %d: keys out of order", i)
+		}
+		prev = c.key
+		if n.packed {
+			n.offs[i] = uint16(start) // start < len(buf) <= MaxPageSize, checked above
+		} else {
+			n.cells[i] = c
 		}
 	}
 	n.size = p

@@ -51,6 +51,27 @@ func FuzzDecodePage(f *testing.F) {
 				}
 			}
 		}
+		// A packed decode accepts exactly the same pages and reads the
+		// same separators and children in place.
+		full, ferr := decodeNode(2, b)
+		packed, perr := decodePage(2, b, true)
+		if (ferr == nil) != (perr == nil) {
+			t.Fatalf("packed decode error %v, full decode error %v", perr, ferr)
+		}
+		if ferr == nil {
+			if packed.count() != full.count() || packed.size != full.size {
+				t.Fatalf("packed decode: %d cells size %d, want %d cells size %d", packed.count(), packed.size, full.count(), full.size)
+			}
+			u := packed.unpacked()
+			for i := 0; i < full.count(); i++ {
+				if !bytes.Equal(packed.keyAt(i), full.keyAt(i)) || !full.leaf() && packed.child(i+1) != full.child(i+1) {
+					t.Fatalf("packed cell %d: got key %q, want %q", i, packed.keyAt(i), full.keyAt(i))
+				}
+				if !bytes.Equal(u.cells[i].key, full.cells[i].key) || u.cells[i].child != full.cells[i].child {
+					t.Fatalf("unpacked cell %d differs from the full decode", i)
+				}
+			}
+		}
 		_, _ = decodeTrunk(3, b)
 		_, _, _ = decodeOverflow(4, b)
 		if len(b) >= MinPageSize && ValidPageSize(len(b)) {

@@ -27,7 +27,7 @@ func (n *node) search(key []byte) (int, bool) {
 // childIndex returns which child of branch n may hold key: the number of
 // separators <= key.
 func (n *node) childIndex(key []byte) int {
-	return sort.Search(len(n.cells), func(i int) bool { return bytes.Compare(n.cells[i].key, key) > 0 })
+	return sort.Search(n.count(), func(i int) bool { return bytes.Compare(n.keyAt(i), key) > 0 })
 }
 
 // descend walks from root to the leaf that may hold key.
@@ -435,7 +435,7 @@ func (tx *Tx) dropPage(pg uint32, depth int) error {
 			}
 		}
 	} else {
-		for i := 0; i <= len(n.cells); i++ {
+		for i := 0; i <= n.count(); i++ {
 			if err := tx.dropPage(n.child(i), depth+1); err != nil {
 				return err
 			}

@@ -107,6 +107,13 @@ func verify(t *testing.T, tx *Tx, m model) CheckStats {
 		if i != -1 {
 			t.Fatalf("tree %d reverse: %d entries not visited", root, i+1)
 		}
+		// Seeks in a scattered order (every 7th key, wrapping) make a
+		// reused cursor path change at every level.
+		var scattered [][]byte
+		for j := 0; j < len(keys) && j < 200; j++ {
+			scattered = append(scattered, []byte(keys[(j*7)%len(keys)]))
+		}
+		checkSeeks(t, tx, root, scattered)
 	}
 	return st
 }

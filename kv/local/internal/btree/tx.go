@@ -172,7 +172,9 @@ func (tx *Tx) node(pg uint32) (*node, error) {
 	if err := tx.r.ReadPage(pg, buf); err != nil {
 		return nil, err
 	}
-	n, err := decodeNode(pg, buf)
+	// A reader packs branches (cheap to cache, searched in place); a
+	// writer decodes fully, since it clones what it changes anyway.
+	n, err := decodePage(pg, buf, tx.w == nil)
 	if err != nil {
 		return nil, err
 	}
