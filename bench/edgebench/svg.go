@@ -145,8 +145,9 @@ func herdPlot(hs []HerdResult) []byte {
 		c.ymax = 1
 		c.axes(fmt.Sprintf("Thundering herd: time to first byte, %d concurrent requests", hs[0].N), "time to first byte (ms); dot: lone request", "fraction of requests")
 		c.lines(ss)
+		// Lone-request TTFBs are nearly equal; stagger the dots so each shows.
 		for i, h := range hs {
-			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="5" fill="%s"/>`+"\n", c.px(float64(h.LoneTTFB)/float64(time.Millisecond)), c.py(0.5), palette[i%len(palette)])
+			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="5" fill="%s"/>`+"\n", c.px(float64(h.LoneTTFB)/float64(time.Millisecond)), c.py(0.5-0.06*float64(i)), palette[i%len(palette)])
 		}
 	})
 }
