@@ -103,12 +103,12 @@
 // Decoded pages are shared through a cache bounded by Options.CacheSize;
 // large values (overflow pages) bypass it. Eviction is CLOCK with more
 // chances for branch pages than leaves, and branches read from disk are
-// kept packed (searched in place, 2 bytes of index a cell), so even a small
-// cache tends to hold the upper levels and a cold get pays about one leaf
-// read. A read seeks one cursor for a record's tombstones and its items,
-// which sit next to each other, so it descends the tree once. Memory beyond the cache is what
-// in-flight transactions hold: the pages a commit writes stay in memory
-// until it commits.
+// kept packed (searched in place, 2 bytes of index a cell), so even a
+// small cache tends to hold the upper levels. A read seeks one cursor for
+// a record's tombstones and its items, which sit next to each other, so it
+// descends the tree once. Memory beyond the cache is what in-flight
+// transactions hold: the pages a commit writes stay in memory until it
+// commits.
 //
 // # Caveats
 //
