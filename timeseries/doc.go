@@ -45,6 +45,17 @@
 // Options.TargetPartitionBytes, within [1, Options.MaxEventBuckets]
 // (Options.EventBuckets without data).
 //
+// Two processes that create a slice at once may pick different counts, and
+// kv offers no compare-and-set to let one win. So a slice holds a set of
+// layouts: a writer registers its count in the slice record before writing
+// any event under it, then adopts the largest count registered; reads visit
+// the partitions of every registered count and fold copies of one event
+// into one. A read re-reads the set (one small kv read per slice per call)
+// until the slice's accept window has closed and a minute more has passed;
+// no writer may register later than half that minute after the window, so
+// clocks must agree within 30 s. With a negative AcceptPast a slice never
+// settles and every read re-reads the set.
+//
 // # Encoding (frozen)
 //
 // kv namespaces, for a timeseries namespace N (^[a-z][a-z0-9_]*$, at most
@@ -58,10 +69,14 @@
 //
 //	"1/" <tb> "/" <eb> "." <n> "/" <series>                base partition
 //	"1/" <tb> "/" <eb> "." <n> "." <j> "." <m> "/" <series> sub-bucket j of m of a split
-//	"m/slice"                                             items "buckets", "density" (decimal)
+//	"m/slice"                                             items "buckets", "density", "layout." <n> (decimal)
 //	"m/splits"                                            one item per split, key = base id
 //
-// where tb = event µs / time-bucket µs, eb = FNV-1a-64(event id) low 32
+// "layout." n (value n) registers an event-bucket count used in the slice;
+// "buckets" holds the largest (written at timestamp slice start + 1 µs by
+// every creator, so the tie-break keeps the largest); a slice whose record
+// has only "buckets" has that one layout. In ids,
+// tb = event µs / time-bucket µs, eb = FNV-1a-64(event id) low 32
 // bits mod n, j = high 32 bits mod m; numbers are decimal without leading
 // zeros, and the series comes last so it may contain '/'.
 //
@@ -129,10 +144,10 @@
 //     writer that has not yet reloaded a split writes only to the original,
 //     which readers of the split layout would miss.
 //   - Two processes that create the same slice at once with different
-//     bucket counts: the larger count wins, and events the other wrote
-//     before it noticed are invisible to reads. Create slices ahead (write
-//     into the next slice early) or run one writer per namespace when
-//     density varies.
+//     bucket counts both keep their layout registered; reads of that slice
+//     then visit both layouts' partitions (more kv reads, never fewer
+//     events). A writer learns the larger count at its next layout refresh
+//     (Options.RefreshInterval) or restart.
 //   - With Options.Coalesce, Write returns before the events are stored;
 //     a crash loses up to Coalesce of them.
 //   - When concurrent writes keep a split's first verification from

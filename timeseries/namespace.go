@@ -56,13 +56,6 @@ type Namespace struct {
 	stats counters
 }
 
-// slice is one time slice that exists in the store.
-type slice struct {
-	start   int64 // µs
-	ns      string
-	buckets int
-}
-
 // Open opens (creating if needed) the time-series namespace name on store.
 // name matches ^[a-z][a-z0-9_]*$ and is at most MaxNameLen bytes; the
 // Namespace keeps its data in kv namespaces "<name>_m" and "<name>_t<unix
@@ -171,63 +164,6 @@ func (n *Namespace) parseSliceName(ns string) (int64, bool) {
 	return sec * 1e6, true
 }
 
-const sliceMetaID = "m/slice" // record of a slice's layout; never a partition id
-
-// getSlice returns the slice starting at start, reading its layout from the
-// store on first use; nil when the slice does not exist.
-func (n *Namespace) getSlice(ctx context.Context, start int64) (*slice, error) {
-	n.sliceMu.Lock()
-	s := n.slices[start]
-	n.sliceMu.Unlock()
-	if s != nil {
-		return s, nil
-	}
-	ns := n.sliceName(start)
-	res, err := n.store.Read(ctx, ns, sliceMetaID, kv.Query{Keys: [][]byte{[]byte("buckets")}})
-	if errors.Is(err, kv.ErrNoNamespace) || (err == nil && len(res.Items) == 0) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	b, err := canonicalInt(string(res.Items[0].Value), maxBuckets)
-	if err != nil || b < 1 {
-		return nil, fmt.Errorf("%w: slice %s: bad bucket count %q", ErrConfig, ns, res.Items[0].Value)
-	}
-	s = &slice{start: start, ns: ns, buckets: int(b)}
-	n.sliceMu.Lock()
-	n.slices[start] = s
-	n.sliceMu.Unlock()
-	return s, nil
-}
-
-// ensureSlice returns the slice starting at start, creating it with an
-// event-bucket count chosen from the density observed in earlier slices.
-func (n *Namespace) ensureSlice(ctx context.Context, start int64) (*slice, error) {
-	if s, err := n.getSlice(ctx, start); s != nil || err != nil {
-		return s, err
-	}
-	ns := n.sliceName(start)
-	if err := n.store.CreateNamespace(ctx, ns); err != nil {
-		return nil, err
-	}
-	buckets := n.pickBuckets(ctx, start)
-	// Every process that races to create the slice writes its choice at the
-	// same timestamp, so last-writer-wins keeps the largest everywhere; we
-	// then adopt whatever won.
-	err := n.store.Apply(ctx, ns, sliceMetaID, []kv.Mutation{{
-		Op: kv.OpPut, Key: []byte("buckets"), Value: []byte(strconv.Itoa(buckets)), Timestamp: start + 1,
-	}})
-	if err != nil {
-		return nil, err
-	}
-	s, err := n.getSlice(ctx, start)
-	if err == nil && s == nil {
-		err = fmt.Errorf("%w: slice %s vanished while being created", ErrConfig, ns)
-	}
-	return s, err
-}
-
 // Close flushes the write buffer, records observed density, stops the
 // background goroutine and waits for it. It does not close the kv.Store.
 // Later calls return ErrClosed.
@@ -295,6 +231,7 @@ func (n *Namespace) background(ctx context.Context) {
 			logErr("split", err)
 		case <-refreshC:
 			logErr("refresh splits", n.loadSplits(ctx))
+			logErr("refresh slice layouts", n.refreshSlices(ctx))
 			logErr("save density", n.saveDensity(ctx))
 		case <-retainC:
 			_, err := n.EnforceRetention(ctx)

@@ -14,7 +14,9 @@ var (
 	// event id too long, from not before to, ...).
 	ErrInvalid = errors.New("edgekit/timeseries: invalid argument")
 	// ErrOutsideWindow: an event's time lies outside the accept window;
-	// the error is a *WindowError.
+	// the error is a *WindowError (or, when the window closed while the
+	// Write was creating the event's slice, wraps ErrOutsideWindow with
+	// the slice name).
 	ErrOutsideWindow = errors.New("edgekit/timeseries: event time outside the accept window")
 	// ErrBadToken: a page token was corrupted, forged or belongs to
 	// another query.

@@ -60,26 +60,30 @@ type leaf struct {
 	share int
 }
 
-// leaves lists the records that hold (series, tb) in slice s, routing
-// published splits to their sub-buckets.
+// leaves lists the records that hold (series, tb) in slice s — the base
+// partitions of every registered layout — routing published splits to
+// their sub-buckets.
 func (n *Namespace) leaves(s *slice, series string, tb int64) []leaf {
 	n.splitMu.RLock()
 	defer n.splitMu.RUnlock()
-	out := make([]leaf, 0, s.buckets)
-	for eb := range s.buckets {
-		p := partition{series: series, tb: tb, eb: eb, n: s.buckets}
-		pid := p.id()
-		if n.bloom.has(pid) {
-			if r := n.splits[pid]; r != nil && r.state == statePublished {
-				for j := range r.m {
-					c := p
-					c.j, c.m = j, r.m
-					out = append(out, leaf{ns: s.ns, id: c.id(), share: r.m})
+	total := s.totalBuckets()
+	out := make([]leaf, 0, total)
+	for _, nb := range s.layouts {
+		for eb := range nb {
+			p := partition{series: series, tb: tb, eb: eb, n: nb}
+			pid := p.id()
+			if n.bloom.has(pid) {
+				if r := n.splits[pid]; r != nil && r.state == statePublished {
+					for j := range r.m {
+						c := p
+						c.j, c.m = j, r.m
+						out = append(out, leaf{ns: s.ns, id: c.id(), share: r.m})
+					}
+					continue
 				}
-				continue
 			}
+			out = append(out, leaf{ns: s.ns, id: pid, base: pid, share: total})
 		}
-		out = append(out, leaf{ns: s.ns, id: pid, base: pid, share: s.buckets})
 	}
 	return out
 }
@@ -150,13 +154,14 @@ func (n *Namespace) scan(ctx context.Context, series string, from, to time.Time,
 		fromU = max(fromU, oldest)
 	}
 	loTB := fromU / n.bktU
+	view := make(map[int64]*slice, 1) // the layouts this call read
 	for tb := pos.us / n.bktU; tb >= loTB; tb-- {
 		tbStart := tb * n.bktU
 		lo := max(fromU, tbStart)
 		start := pos.startKey()
 		end := timeKey(lo - 1)
 		sliceAt := n.sliceStart(tbStart)
-		s, err := n.getSlice(ctx, sliceAt)
+		s, err := n.sliceForRead(ctx, sliceAt, view)
 		if err != nil {
 			return cutShort(err, tb, nil)
 		}
@@ -311,6 +316,17 @@ func (m *merger) run(ctx context.Context, need int, out *[]Event) error {
 		if err != nil {
 			return err
 		}
+		// One event may sit in partitions of two layouts (written through
+		// both): the other copies head their leaves now, so fold them in.
+		for i := range m.cur {
+			if i != best && len(m.cur[i].items) > 0 && bytes.HasPrefix(m.cur[i].items[0].Key, prefix) {
+				dup, _, err := m.takeEvent(ctx, i, more)
+				if err != nil {
+					return err
+				}
+				ev.Items = mergeItems(ev.Items, dup.Items)
+			}
+		}
 		m.last = prefix
 		if m.match == nil || m.match(&ev) {
 			*out = append(*out, ev)
@@ -344,4 +360,24 @@ func (m *merger) takeEvent(ctx context.Context, i, more int) (Event, []byte, err
 			return Event{}, nil, err
 		}
 	}
+}
+
+// mergeItems merges two item lists sorted by key, keeping one item per
+// key; of two different values the larger wins, as kv's tie-break does.
+func mergeItems(a, b []Item) []Item {
+	out := make([]Item, 0, max(len(a), len(b)))
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || (len(a) > 0 && a[0].Key < b[0].Key):
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0].Key < a[0].Key:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			if bytes.Compare(b[0].Value, a[0].Value) > 0 {
+				a[0] = b[0]
+			}
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return out
 }

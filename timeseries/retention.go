@@ -82,10 +82,11 @@ func (n *Namespace) Slices(ctx context.Context) ([]time.Time, error) {
 	return out, nil
 }
 
-// EventBuckets returns the event-bucket count of the slice holding t, or 0
+// EventBuckets returns the event-bucket count new writes use in the slice
+// holding t (the largest registered, see the package doc's Caveats), or 0
 // when that slice does not exist (yet, or any more).
 func (n *Namespace) EventBuckets(ctx context.Context, t time.Time) (int, error) {
-	s, err := n.getSlice(ctx, n.sliceStart(t.UnixMicro()))
+	s, err := n.sliceForRead(ctx, n.sliceStart(t.UnixMicro()), map[int64]*slice{})
 	if s == nil || err != nil {
 		return 0, err
 	}

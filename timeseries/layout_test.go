@@ -1,0 +1,314 @@
+package timeseries_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgekit/edgekit/kv"
+	"github.com/edgekit/edgekit/timeseries"
+)
+
+// layoutGate makes two handles race to create one slice: each handle's
+// store is a gatedStore sharing the gate. A layout write ("buckets" put)
+// waits until both handles have read the slice's layout record (so both
+// saw it missing and both create it); the late handle's layout write also
+// waits until the early handle has read the layout back after writing its
+// own. That is the interleaving in which a reader could adopt a layout
+// that a later writer then replaces.
+type layoutGate struct {
+	ns string // the slice namespace raced for
+
+	mu    sync.Mutex // guards reads
+	reads int        // reads of the layout record of ns
+	cond  *sync.Cond // signalled when reads changes
+}
+
+func newLayoutGate(ns string) *layoutGate {
+	g := &layoutGate{ns: ns}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+// waitReads waits until want reads happened, or a few seconds passed (an
+// implementation that reads less must not hang the test; it fails it by
+// what the readers then see).
+func (g *layoutGate) waitReads(want int) {
+	deadline := time.Now().Add(3 * time.Second)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.reads < want && time.Now().Before(deadline) {
+		g.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		g.mu.Lock()
+	}
+}
+
+type gatedStore struct {
+	kv.Store
+	g    *layoutGate
+	late bool
+}
+
+func (s *gatedStore) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result, error) {
+	res, err := s.Store.Read(ctx, ns, id, q)
+	if ns == s.g.ns && id == "m/slice" {
+		s.g.mu.Lock()
+		s.g.reads++
+		s.g.mu.Unlock()
+	}
+	return res, err
+}
+
+func (s *gatedStore) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) error {
+	if ns == s.g.ns && id == "m/slice" && len(muts) > 0 && bytes.Equal(muts[0].Key, []byte("buckets")) {
+		s.g.waitReads(2)
+		if s.late {
+			s.g.waitReads(3)
+		}
+	}
+	return s.Store.Apply(ctx, ns, id, muts)
+}
+
+// TestSliceCreationRace: two handles on one store (two processes, in
+// effect) create the same slice at once, having observed different
+// densities, so they pick different bucket counts. Every event either
+// wrote — including events both wrote — must be readable, exactly once,
+// through both handles and a third opened afterwards.
+func TestSliceCreationRace(t *testing.T) {
+	for _, b := range backends()[:2] {
+		t.Run(b.name, func(t *testing.T) {
+			trials := map[string]int{"mem": 24, "local": 6}[b.name]
+			if long() {
+				trials *= 10
+			}
+			base := seed(t)
+			for trial := range trials {
+				s := base + uint64(trial)
+				t.Run(fmt.Sprint(s), func(t *testing.T) { sliceRaceTrial(t, b.open(t), s) })
+			}
+		})
+	}
+}
+
+func sliceRaceTrial(t *testing.T, store kv.Store, s uint64) {
+	rng := rand.New(rand.NewPCG(s, 11))
+	ctx := context.Background()
+	c := newClock()
+	o := testOpts(c)
+	o.EventBuckets, o.MaxEventBuckets, o.TargetPartitionBytes = 2, 7, 500
+	// The slice raced for is the next hour; the gate only holds its layout.
+	t0 := c.Now().Truncate(time.Hour)
+	next := t0.Add(time.Hour)
+	g := newLayoutGate(fmt.Sprintf("race_t%d", next.Unix()))
+	aLate := rng.IntN(2) == 0
+	a := open(t, &gatedStore{Store: store, g: g, late: aLate}, "race", o)
+	// A alone saw a dense slice before (its in-memory density), so it picks
+	// several buckets; B, opened before A saved any density, the default.
+	var dense []timeseries.Event
+	for i := range 40 {
+		dense = append(dense, ev(t0.Add(time.Duration(i)*time.Second), fmt.Sprint(i), "payload", string(make([]byte, 60))))
+	}
+	if err := a.Write(ctx, "s", dense...); err != nil {
+		t.Fatal(err)
+	}
+	bh := open(t, &gatedStore{Store: store, g: g, late: !aLate}, "race", o)
+
+	evs := genEvents(rng, next.Add(59*time.Minute), 59*time.Minute, 200+rng.IntN(200))
+	// Each event goes to A, B or both (an idempotent rewrite through the
+	// other layout); each handle writes its share in random chunks.
+	var mine [2][]timeseries.Event
+	for _, e := range evs {
+		switch rng.IntN(5) {
+		case 0:
+			mine[0], mine[1] = append(mine[0], e), append(mine[1], e)
+		case 1, 2:
+			mine[0] = append(mine[0], e)
+		default:
+			mine[1] = append(mine[1], e)
+		}
+	}
+	chunks := [2][]int{}
+	for h := range 2 {
+		for rest := len(mine[h]); rest > 0; {
+			k := min(rest, 1+rng.IntN(60))
+			chunks[h] = append(chunks[h], k)
+			rest -= k
+		}
+	}
+	var wg sync.WaitGroup
+	for h, ns := range []*timeseries.Namespace{a, bh} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rest := mine[h]
+			for _, k := range chunks[h] {
+				if err := ns.Write(ctx, "s", rest[:k]...); err != nil {
+					t.Errorf("handle %d: Write: %v", h, err)
+					return
+				}
+				rest = rest[k:]
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// The gate made both create the slice: two layouts are registered.
+	res, err := store.Read(ctx, g.ns, "m/slice", kv.Query{Start: []byte("layout."), End: []byte("layout/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layouts []string
+	for _, it := range res.Items {
+		layouts = append(layouts, string(it.Key))
+	}
+	t.Logf("A late=%v; layouts %v", aLate, layouts)
+	if len(layouts) != 2 {
+		t.Fatalf("registered layouts %v, want two (the race did not happen)", layouts)
+	}
+	for _, ns := range []*timeseries.Namespace{a, bh} {
+		if got, err := ns.EventBuckets(ctx, next); got != 7 || err != nil {
+			t.Errorf("EventBuckets = %d, %v; want the larger count, 7", got, err)
+		}
+	}
+
+	want := newestFirst(evs)
+	from, to := next, next.Add(time.Hour)
+	limit := 1 + rng.IntN(80)
+	fresh := open(t, store, "race", o)
+	for _, tc := range []struct {
+		name string
+		ns   *timeseries.Namespace
+	}{{"A", a}, {"B", bh}, {"fresh", fresh}} {
+		got, _ := readAll(t, tc.ns, "s", from, to, limit)
+		sameEvents(t, "read through "+tc.name, got, want)
+		p, err := tc.ns.Search(ctx, "s", from, to, func(string, []byte) bool { return true }, &timeseries.ReadOptions{Limit: timeseries.MaxPageEvents})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEvents(t, "search through "+tc.name, p.Events, want)
+	}
+}
+
+// metaReads counts reads of slice layout records.
+type metaReads struct {
+	kv.Store
+	mu sync.Mutex // guards n
+	n  int
+}
+
+func (m *metaReads) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result, error) {
+	if id == "m/slice" {
+		m.mu.Lock()
+		m.n++
+		m.mu.Unlock()
+	}
+	return m.Store.Read(ctx, ns, id, q)
+}
+
+func (m *metaReads) take() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.n
+	m.n = 0
+	return n
+}
+
+// TestLayoutSettles: while a slice can still gain a layout, every read
+// re-reads its layout set; once the accept window and the settle time have
+// passed, one more read fetches the final set and later reads use it.
+func TestLayoutSettles(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	o := testOpts(c)
+	o.AcceptPast = 10 * time.Minute
+	store := &metaReads{Store: kvtestStore()}
+	ns := open(t, store, "settle", o)
+	at := c.Now()
+	if err := ns.Write(ctx, "s", ev(at, "e", "k", "v")); err != nil {
+		t.Fatal(err)
+	}
+	from, to := at.Truncate(time.Hour), at.Truncate(time.Hour).Add(time.Hour)
+	read := func() int {
+		t.Helper()
+		store.take()
+		got, _ := readAll(t, ns, "s", from, to, 10)
+		if len(got) != 1 {
+			t.Fatalf("read %d events, want 1", len(got))
+		}
+		return store.take()
+	}
+	for _, tc := range []struct {
+		name  string
+		at    time.Time
+		reads int
+	}{
+		{"live", at, 1},
+		{"live again", at, 1},
+		{"window closed, not settled", to.Add(10*time.Minute + 59*time.Second), 1},
+		{"settled: last look", to.Add(11 * time.Minute), 1},
+		{"settled: cached", to.Add(11 * time.Minute), 0},
+		{"settled: still cached", to.Add(48 * time.Hour), 0},
+	} {
+		c.Set(tc.at)
+		if got := read(); got != tc.reads {
+			t.Errorf("%s: %d reads of the layout record, want %d", tc.name, got, tc.reads)
+		}
+	}
+}
+
+// stallStore moves the clock forward when a slice layout is written, as if
+// the writer stalled right there.
+type stallStore struct {
+	kv.Store
+	c     *clock
+	stall time.Duration
+}
+
+func (s *stallStore) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) error {
+	err := s.Store.Apply(ctx, ns, id, muts)
+	if id == "m/slice" && bytes.Equal(muts[0].Key, []byte("buckets")) {
+		s.c.Add(s.stall)
+	}
+	return err
+}
+
+// TestLateLayoutRefused: a writer whose layout registration returns after
+// the slice's accept window (plus half the settle time) must not write
+// under it — a reader may already have cached the final set — and says so.
+func TestLateLayoutRefused(t *testing.T) {
+	for _, tc := range []struct {
+		stall time.Duration
+		ok    bool
+	}{{time.Minute, true}, {40 * time.Minute, false}} {
+		t.Run(tc.stall.String(), func(t *testing.T) {
+			ctx := context.Background()
+			c := newClock()
+			o := testOpts(c)
+			o.AcceptPast = 10 * time.Minute
+			inner := kvtestStore()
+			ns := open(t, &stallStore{Store: inner, c: c, stall: tc.stall}, "late", o)
+			at := c.Now().Truncate(time.Hour).Add(59 * time.Minute)
+			c.Set(at.Add(time.Minute)) // next slice; the event's is still in the window
+			err := ns.Write(ctx, "s", ev(at, "e", "k", "v"))
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, timeseries.ErrOutsideWindow)) {
+				t.Fatalf("Write = %v; want ok=%v or ErrOutsideWindow", err, tc.ok)
+			}
+			want := 0
+			if tc.ok {
+				want = 1
+			}
+			got, _ := readAll(t, open(t, inner, "late", o), "s", at.Add(-time.Hour), at.Add(time.Hour), 10)
+			if len(got) != want {
+				t.Errorf("read %d events, want %d", len(got), want)
+			}
+		})
+	}
+}
