@@ -101,6 +101,9 @@
 //	+-------+-------+---------+---------+----------+---------+----------+----------+--------+
 //	state: 1 requested, 2 copying, 3 published, 4 aborted
 //
+// followed, once an attempt has failed, by failed attempts (u16) and the
+// earliest time of the next one (µs, i64): 10 bytes.
+//
 // The page token (opaque to callers; checked by CRC-32C and bound to the
 // namespace, series, range and call kind by FNV-1a-64; never trusted
 // further than that):
@@ -123,7 +126,8 @@
 // copies the partition once into m sub-buckets, checkpointing the last key
 // and a running checksum after each page so a crash resumes, compares the
 // count and order-independent checksum of all items before and after, and
-// only then publishes. Reads check an in-memory Bloom filter of published
+// only then publishes; a failed attempt is retried later with backoff,
+// never published unverified. Reads check an in-memory Bloom filter of published
 // splits, then the split metadata, and read the sub-buckets instead: a
 // split is invisible to callers, and correct while it runs because the
 // original is read until publication. The original partition is kept (and
@@ -154,8 +158,10 @@
 //     matching, the splitter verifies again with writers held off (and
 //     reads waiting to route), for as long as it takes to read the
 //     partition and its copy once.
-//   - A split that fails verification three times is aborted and not
-//     retried; reads keep using the original partition.
+//   - A split attempt that fails (a kv error, or a copy whose checksum
+//     keeps disagreeing) is retried by later RunSplits calls with backoff,
+//     up to Options.MaxSplitAttempts; then the split is aborted for good
+//     and reads keep using the original partition.
 //   - Search and Aggregate scan; there is no secondary index.
 //   - A page may come back short or empty with Next set (a partition read
 //     ended at a page boundary, or a deadline passed).

@@ -2,6 +2,7 @@ package timeseries
 
 import (
 	"encoding/hex"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,8 @@ func TestFrozenEncoding(t *testing.T) {
 		{"fnv of id", hex.EncodeToString(hashBytes(hashID("seg-42"))), "1ae4c9cf107de2d7"},
 		{"split record", hex.EncodeToString((&splitRec{state: stateCopying, m: 8, bytes: 1, preN: 2, preSum: 3, postN: 4, postSum: 5, cursor: []byte{0xaa}}).encode()),
 			"02" + "0008" + "0000000000000001" + "0000000000000002" + "0000000000000003" + "0000000000000004" + "0000000000000005" + "0001" + "aa"},
+		{"split record with retry", hex.EncodeToString((&splitRec{state: stateCopying, m: 2, failed: 3, retryAt: 0x0102030405060708}).encode()),
+			"02" + "0002" + strings.Repeat("0000000000000000", 5) + "0000" + "0003" + "0102030405060708"},
 		{"page token", hex.EncodeToString(token{pos: position{us: 5, id: []byte("x"), after: true}, tb: 9, bytes: []uint32{7}}.encode(0x0102030405060708)),
 			"01" + "0102030405060708" + "01" + "0000000000000005" + "01" + "78" + "0000000000000009" + "01" + "00000007" + "2c1acdcb"},
 	} {

@@ -79,6 +79,8 @@ func FuzzSplitRecord(f *testing.F) {
 	f.Add((&splitRec{state: stateRequested, bytes: 9 << 20}).encode())
 	f.Add((&splitRec{state: stateCopying, m: 8, preN: 10, preSum: 99, cursor: []byte("k")}).encode())
 	f.Add([]byte{3, 0})
+	f.Add((&splitRec{state: stateCopying, m: 4, failed: 2, retryAt: 1763900000000000, cursor: []byte("c")}).encode())
+	f.Add((&splitRec{state: stateAborted, m: 4, failed: 8}).encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeSplitRec(b)
 		if err != nil {

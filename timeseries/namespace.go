@@ -224,11 +224,9 @@ func (n *Namespace) background(ctx context.Context) {
 		case <-flushC:
 			logErr("flush", n.flushBuffer(ctx))
 		case <-splitC:
-			_, err := n.RunSplits(ctx)
-			logErr("split", err)
+			_, _ = n.RunSplits(ctx) // failures are logged per split
 		case <-wake:
-			_, err := n.RunSplits(ctx)
-			logErr("split", err)
+			_, _ = n.RunSplits(ctx)
 		case <-refreshC:
 			logErr("refresh splits", n.loadSplits(ctx))
 			logErr("refresh slice layouts", n.refreshSlices(ctx))
@@ -242,7 +240,7 @@ func (n *Namespace) background(ctx context.Context) {
 
 // counters are the numbers Stats reports.
 type counters struct {
-	eventsWritten, eventsDropped, splitRequests, splitsPublished, splitsAborted, slicesDropped, partialReads atomic.Int64
+	eventsWritten, eventsDropped, splitRequests, splitsPublished, splitRetries, splitsAborted, slicesDropped, partialReads atomic.Int64
 }
 
 // Stats are cumulative counters of one Namespace (a snapshot value).
@@ -251,7 +249,8 @@ type Stats struct {
 	EventsDropped   int64 // buffered events lost to failed background flushes
 	SplitRequests   int64 // wide partitions this process recorded
 	SplitsPublished int64 // splits this process completed
-	SplitsAborted   int64 // splits abandoned after failed verification
+	SplitRetries    int64 // failed split attempts scheduled to run again
+	SplitsAborted   int64 // splits given up after Options.MaxSplitAttempts
 	SlicesDropped   int64 // slices removed by retention
 	PartialReads    int64 // reads returned early with Page.Partial
 }
@@ -260,5 +259,5 @@ type Stats struct {
 func (n *Namespace) Stats() Stats {
 	c := &n.stats
 	return Stats{c.eventsWritten.Load(), c.eventsDropped.Load(), c.splitRequests.Load(), c.splitsPublished.Load(),
-		c.splitsAborted.Load(), c.slicesDropped.Load(), c.partialReads.Load()}
+		c.splitRetries.Load(), c.splitsAborted.Load(), c.slicesDropped.Load(), c.partialReads.Load()}
 }

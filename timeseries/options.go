@@ -24,6 +24,9 @@ var (
 	// ErrConfig: Options disagree with the layout stored for the namespace
 	// (slice or time-bucket length), which is fixed when it is created.
 	ErrConfig = errors.New("edgekit/timeseries: options disagree with the stored layout")
+	// ErrSplitMismatch: a split's copy kept disagreeing with the original
+	// partition (count or checksum), so it was not published.
+	ErrSplitMismatch = errors.New("edgekit/timeseries: split copy does not match the original")
 	// ErrClosed: the Namespace was closed.
 	ErrClosed = errors.New("edgekit/timeseries: closed")
 )
@@ -50,6 +53,31 @@ func (e *WindowError) Error() string {
 // Unwrap returns ErrOutsideWindow.
 func (e *WindowError) Unwrap() error { return ErrOutsideWindow }
 
+// SplitError reports one failed attempt to split a wide partition;
+// RunSplits returns them joined. It is a plain value, safe to share once
+// returned.
+type SplitError struct {
+	Namespace string // kv namespace of the slice
+	Partition string // kv record id of the base partition
+	Attempt   int    // failed attempts so far, this one included
+	// RetryAt is the earliest time of the next attempt; zero when this was
+	// the last one allowed (Options.MaxSplitAttempts) and the split is
+	// aborted.
+	RetryAt time.Time
+	Err     error // the cause: a kv error, or ErrSplitMismatch
+}
+
+func (e *SplitError) Error() string {
+	next := "aborted"
+	if !e.RetryAt.IsZero() {
+		next = "retry at " + e.RetryAt.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("edgekit/timeseries: split of %s in %s, attempt %d (%s): %v", e.Partition, e.Namespace, e.Attempt, next, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *SplitError) Unwrap() error { return e.Err }
+
 // Defaults for a nil *Options or zero fields.
 const (
 	DefaultSliceLength          = 24 * time.Hour
@@ -64,6 +92,7 @@ const (
 	DefaultWideBytes            = 8 << 20
 	DefaultMaxSplitBuckets      = 16
 	DefaultSplitInterval        = 10 * time.Second
+	DefaultMaxSplitAttempts     = 8
 	DefaultRefreshInterval      = 30 * time.Second
 	DefaultFanOut               = 8
 	DefaultWriteParallelism     = 4
@@ -125,8 +154,13 @@ type Options struct {
 	// SplitInterval is how often the background splitter looks for
 	// requested or interrupted splits (it also wakes on each request).
 	SplitInterval time.Duration
-	// RefreshInterval is how often split metadata written by other
-	// processes is reloaded.
+	// MaxSplitAttempts bounds the attempts at one split: a failed attempt
+	// is retried after SplitInterval, doubling per failure up to an hour;
+	// after this many the split is aborted and reads keep using the
+	// original partition.
+	MaxSplitAttempts int
+	// RefreshInterval is how often split metadata and unsettled slice
+	// layouts written by other processes are reloaded.
 	RefreshInterval time.Duration
 	// DisableSplitter stops this process from splitting (it still detects
 	// and records requests). Run one splitter per namespace.
@@ -187,6 +221,7 @@ func (o *Options) withDefaults() (Options, error) {
 	defInt(&c.MaxEventBuckets, DefaultMaxEventBuckets)
 	defInt(&c.BufferBytes, DefaultBufferBytes)
 	defInt(&c.MaxSplitBuckets, DefaultMaxSplitBuckets)
+	defInt(&c.MaxSplitAttempts, DefaultMaxSplitAttempts)
 	defInt(&c.FanOut, DefaultFanOut)
 	defInt(&c.WriteParallelism, DefaultWriteParallelism)
 	defInt(&c.MaxApplyItems, DefaultMaxApplyItems)

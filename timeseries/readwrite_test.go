@@ -337,6 +337,7 @@ func TestWriteBatchesByPartition(t *testing.T) {
 	got, _ := readAll(t, ns, "s", c.Now().Add(-time.Hour), c.Now().Add(time.Second), 1000)
 	sameEvents(t, "batched", got, newestFirst(evs))
 }
+
 // TestDuplicateInOneWrite: the same event twice in one Write (a caller's
 // retry buffer replayed into one batch) is stored once.
 func TestDuplicateInOneWrite(t *testing.T) {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/fnv"
 	"slices"
+	"time"
 
 	"github.com/edgekit/edgekit/kv"
 )
@@ -71,9 +74,19 @@ func (n *Namespace) requestSplit(ctx context.Context, l leaf, size int64) {
 }
 
 // RunSplits carries every requested or interrupted split through to
-// publication (or abort) and returns how many it published. The background
-// goroutine calls it; call it yourself with Options.NoBackground. Calls are
+// publication and returns how many it published. The background goroutine
+// calls it; call it yourself with Options.NoBackground. Calls are
 // serialized.
+//
+// A failed attempt — a kv error, or a copy whose checksum keeps disagreeing
+// with the original's — is logged, counted in Stats.SplitRetries and
+// retried by a later call once its backoff has passed (Options.SplitInterval,
+// doubling per failure, at most an hour), up to Options.MaxSplitAttempts
+// attempts; then the split is aborted (Stats.SplitsAborted) and reads keep
+// using the original. A split is published only when its checksums agree.
+// The error joins a *SplitError per failed attempt, or is ctx's error when
+// ctx ended (the interrupted split resumes from its checkpoint next time,
+// without counting as a failure).
 func (n *Namespace) RunSplits(ctx context.Context) (int, error) {
 	if err := n.checkOpen(); err != nil {
 		return 0, err
@@ -85,15 +98,17 @@ func (n *Namespace) RunSplits(ctx context.Context) (int, error) {
 		r   splitRec
 	}
 	var jobs []job
+	now := n.opts.Now().UnixMicro()
 	n.splitMu.RLock()
 	for pid, r := range n.splits {
-		if r.state == stateRequested || r.state == stateCopying {
+		if (r.state == stateRequested || r.state == stateCopying) && r.retryAt <= now {
 			jobs = append(jobs, job{pid, *r})
 		}
 	}
 	n.splitMu.RUnlock()
 	slices.SortFunc(jobs, func(a, b job) int { return bytes.Compare([]byte(a.pid), []byte(b.pid)) })
 	done := 0
+	var errs []error
 	for _, j := range jobs {
 		p, err := parsePartition(j.pid)
 		if err != nil {
@@ -104,14 +119,56 @@ func (n *Namespace) RunSplits(ctx context.Context) (int, error) {
 			continue
 		}
 		ok, err := n.splitOne(ctx, j.pid, p, &j.r)
+		if err != nil && ctx.Err() != nil {
+			return done, errors.Join(append(errs, ctx.Err())...)
+		}
 		if err != nil {
-			return done, err
+			errs = append(errs, n.failSplit(ctx, j.pid, &j.r, err))
+			continue
 		}
 		if ok {
 			done++
 		}
 	}
-	return done, nil
+	return done, errors.Join(errs...)
+}
+
+// maxSplitBackoff caps the pause between attempts of one split.
+const maxSplitBackoff = time.Hour
+
+// failSplit records a failed attempt of split pid: it schedules the next
+// attempt after a backoff, or aborts the split once the attempts are spent.
+func (n *Namespace) failSplit(ctx context.Context, pid string, r *splitRec, cause error) error {
+	r.failed++
+	se := &SplitError{Partition: pid, Namespace: r.ns, Attempt: int(r.failed), Err: cause}
+	if errors.Is(cause, ErrSplitMismatch) {
+		// The copy cannot be trusted: the next attempt copies from the
+		// start (re-copying is harmless, cells keep their timestamps).
+		r.cursor, r.preN, r.preSum = nil, 0, 0
+	}
+	if int(r.failed) >= n.opts.MaxSplitAttempts {
+		r.state, r.retryAt = stateAborted, 0
+		n.stats.splitsAborted.Add(1)
+		n.opts.Logger.Error("timeseries: split given up; reads keep using the original partition",
+			"namespace", r.ns, "partition", pid, "attempts", r.failed, "err", cause)
+	} else {
+		delay := min(n.opts.SplitInterval<<(r.failed-1), maxSplitBackoff)
+		if delay <= 0 { // shifted past int64
+			delay = maxSplitBackoff
+		}
+		at := n.opts.Now().Add(delay)
+		r.retryAt, se.RetryAt = at.UnixMicro(), at
+		n.stats.splitRetries.Add(1)
+		n.opts.Logger.Warn("timeseries: split attempt failed; retrying later",
+			"namespace", r.ns, "partition", pid, "attempt", r.failed, "retry_at", at, "err", cause)
+	}
+	// Durably, so a restart keeps the count and the backoff; when the
+	// store is what failed, memory still has them.
+	if err := n.persistSplit(context.WithoutCancel(ctx), pid, r); err != nil {
+		n.opts.Logger.Warn("timeseries: recording failed split attempt", "partition", pid, "err", err)
+	}
+	n.setSplit(pid, r, false)
+	return se
 }
 
 // immutable reports whether time bucket tb has left the accept window.
@@ -139,25 +196,23 @@ func (n *Namespace) splitOne(ctx context.Context, pid string, p partition, r *sp
 		c.j, c.m = j, r.m
 		children[j] = c.id()
 	}
-	for attempt := 0; attempt < 3; attempt++ {
+	// Concurrent writes can make a verification disagree; the later
+	// passes verify with writers held off.
+	for pass := 0; pass < 3; pass++ {
 		if err := n.copySplit(ctx, pid, r, children); err != nil {
 			return false, err
 		}
-		ok, err := n.verifyAndPublish(ctx, pid, r, children, attempt > 0)
+		ok, err := n.verifyAndPublish(ctx, pid, r, children, pass > 0)
 		if ok || err != nil {
 			return ok, err
 		}
-		n.opts.Logger.Warn("timeseries: split checksum mismatch, copying again", "partition", pid,
-			"original", r.preN, "copy", r.postN, "attempt", attempt+1)
-		r.cursor, r.preN, r.preSum = nil, 0, 0
+		n.opts.Logger.Debug("timeseries: split checksum mismatch, copying again", "partition", pid,
+			"original", r.preN, "copy", r.postN, "pass", pass+1)
+		if pass < 2 {
+			r.cursor, r.preN, r.preSum = nil, 0, 0
+		}
 	}
-	r.state = stateAborted
-	if err := n.persistSplit(ctx, pid, r); err != nil {
-		return false, err
-	}
-	n.setSplit(pid, r, false)
-	n.stats.splitsAborted.Add(1)
-	return false, nil
+	return false, fmt.Errorf("%w: original %d items, copy %d", ErrSplitMismatch, r.preN, r.postN)
 }
 
 // verifyAndPublish compares the checksums of the original and the new

@@ -17,7 +17,8 @@ const splitsID = "m/splits"
 type splitState uint8
 
 // Split states (frozen values). A split moves requested → copying →
-// published, or to aborted when verification keeps failing.
+// published; a failed attempt leaves it copying with a retry time, and
+// after Options.MaxSplitAttempts failed attempts it is aborted.
 const (
 	stateRequested splitState = 1
 	stateCopying   splitState = 2
@@ -36,22 +37,35 @@ type splitRec struct {
 	postN   uint64 // items and checksum of the new layout at publication
 	postSum uint64
 	cursor  []byte // last item key copied (the checkpoint)
+	// failed counts attempts that failed; the next may start at retryAt
+	// (µs). Both zero until an attempt fails.
+	failed  uint16
+	retryAt int64
 }
 
-const splitRecFixed = 1 + 2 + 8*5 + 2
+const (
+	splitRecFixed = 1 + 2 + 8*5 + 2
+	splitRecRetry = 2 + 8 // the optional trailer: failed u16 | retryAt i64
+)
 
 // encode (frozen):
 //
 //	state u8 | m u16 | bytes u64 | preN u64 | preSum u64 | postN u64 | postSum u64 | cursor len u16 | cursor
+//	[ failed u16 | retryAt i64 ]   only when an attempt has failed
 func (r *splitRec) encode() []byte {
-	b := make([]byte, 0, splitRecFixed+len(r.cursor))
+	b := make([]byte, 0, splitRecFixed+len(r.cursor)+splitRecRetry)
 	b = append(b, byte(r.state))
 	b = binary.BigEndian.AppendUint16(b, uint16(r.m))
 	for _, x := range []uint64{r.bytes, r.preN, r.preSum, r.postN, r.postSum} {
 		b = binary.BigEndian.AppendUint64(b, x)
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(r.cursor)))
-	return append(b, r.cursor...)
+	b = append(b, r.cursor...)
+	if r.failed != 0 || r.retryAt != 0 {
+		b = binary.BigEndian.AppendUint16(b, r.failed)
+		b = binary.BigEndian.AppendUint64(b, uint64(r.retryAt))
+	}
+	return b
 }
 
 func decodeSplitRec(b []byte) (*splitRec, error) {
@@ -65,12 +79,20 @@ func decodeSplitRec(b []byte) (*splitRec, error) {
 	}
 	r.bytes, r.preN, r.preSum, r.postN, r.postSum = v[0], v[1], v[2], v[3], v[4]
 	cl := int(binary.BigEndian.Uint16(b[splitRecFixed-2:]))
-	if len(b) != splitRecFixed+cl || r.state < stateRequested || r.state > stateAborted ||
+	trailer := len(b) - splitRecFixed - cl
+	if (trailer != 0 && trailer != splitRecRetry) || r.state < stateRequested || r.state > stateAborted ||
 		r.m > maxBuckets || (r.state != stateRequested && r.m < 2) {
 		return nil, fmt.Errorf("%w: malformed split record", ErrInvalid)
 	}
 	if cl > 0 {
-		r.cursor = append([]byte(nil), b[splitRecFixed:]...)
+		r.cursor = append([]byte(nil), b[splitRecFixed:splitRecFixed+cl]...)
+	}
+	if trailer > 0 {
+		t := b[splitRecFixed+cl:]
+		r.failed, r.retryAt = binary.BigEndian.Uint16(t), int64(binary.BigEndian.Uint64(t[2:]))
+		if r.failed == 0 && r.retryAt == 0 {
+			return nil, fmt.Errorf("%w: split record with an empty retry trailer", ErrInvalid)
+		}
 	}
 	return r, nil
 }
