@@ -26,12 +26,13 @@ type layoutGate struct {
 
 	mu    sync.Mutex // guards reads
 	reads int        // reads of the layout record of ns
-	cond  *sync.Cond // signalled when reads changes
+
+	registered sync.WaitGroup // done once each handle's layout write returned
 }
 
 func newLayoutGate(ns string) *layoutGate {
 	g := &layoutGate{ns: ns}
-	g.cond = sync.NewCond(&g.mu)
+	g.registered.Add(2)
 	return g
 }
 
@@ -71,6 +72,7 @@ func (s *gatedStore) Apply(ctx context.Context, ns, id string, muts []kv.Mutatio
 		if s.late {
 			s.g.waitReads(3)
 		}
+		defer s.g.registered.Done()
 	}
 	return s.Store.Apply(ctx, ns, id, muts)
 }
@@ -141,18 +143,80 @@ func sliceRaceTrial(t *testing.T, store kv.Store, s uint64) {
 			rest -= k
 		}
 	}
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex // guards written
+		written = map[string]bool{}
+		writers sync.WaitGroup
+	)
 	for h, ns := range []*timeseries.Namespace{a, bh} {
 		wg.Add(1)
+		writers.Add(1)
 		go func() {
 			defer wg.Done()
+			defer writers.Done()
 			rest := mine[h]
 			for _, k := range chunks[h] {
 				if err := ns.Write(ctx, "s", rest[:k]...); err != nil {
 					t.Errorf("handle %d: Write: %v", h, err)
 					return
 				}
+				mu.Lock()
+				for _, e := range rest[:k] {
+					written[e.ID] = true
+				}
+				mu.Unlock()
 				rest = rest[k:]
+			}
+		}()
+	}
+	// Meanwhile each handle reads: an event whose Write returned before a
+	// read began is in it, once. (The readers start once both layouts are
+	// registered, lest their reads of the layout open the gate early.)
+	done := make(chan struct{})
+	go func() { writers.Wait(); close(done) }()
+	registered := make(chan struct{})
+	go func() { g.registered.Wait(); close(registered) }()
+	select {
+	case <-registered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the two handles never both wrote a layout")
+	}
+	for h, ns := range []*timeseries.Namespace{a, bh} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				mu.Lock()
+				before := make([]string, 0, len(written))
+				for id := range written {
+					before = append(before, id)
+				}
+				mu.Unlock()
+				p, err := ns.Read(ctx, "s", next, next.Add(time.Hour), &timeseries.ReadOptions{Limit: timeseries.MaxPageEvents})
+				if err != nil {
+					t.Errorf("handle %d: Read: %v", h, err)
+					return
+				}
+				seen := map[string]bool{}
+				for _, e := range p.Events {
+					if seen[e.ID] {
+						t.Errorf("handle %d: event %s read twice", h, e.ID)
+						return
+					}
+					seen[e.ID] = true
+				}
+				for _, id := range before {
+					if !seen[id] {
+						t.Errorf("handle %d: event %s was written before the read began but not read (%d of %d)", h, id, len(p.Events), len(before))
+						return
+					}
+				}
 			}
 		}()
 	}

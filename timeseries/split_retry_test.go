@@ -291,4 +291,3 @@ func (s *cancelOnCopy) Apply(ctx context.Context, ns, id string, muts []kv.Mutat
 	}
 	return err
 }
-
