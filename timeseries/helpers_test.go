@@ -88,6 +88,25 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, store kv.Store)) {
 	}
 }
 
+// forEachTrial runs fn as seeded subtests on the in-memory and kv/local
+// backends, trials[name] of each (ten times more in long mode), each on a
+// fresh store and named by its seed so it can be replayed.
+func forEachTrial(t *testing.T, trials map[string]int, fn func(t *testing.T, store kv.Store, seed uint64)) {
+	for _, b := range backends()[:2] {
+		t.Run(b.name, func(t *testing.T) {
+			n := trials[b.name]
+			if long() {
+				n *= 10
+			}
+			base := seed(t)
+			for trial := range n {
+				s := base + uint64(trial)
+				t.Run(fmt.Sprint(s), func(t *testing.T) { fn(t, b.open(t), s) })
+			}
+		})
+	}
+}
+
 // clock is a settable fake clock.
 type clock struct {
 	mu sync.Mutex // guards t

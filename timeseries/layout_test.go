@@ -83,19 +83,7 @@ func (s *gatedStore) Apply(ctx context.Context, ns, id string, muts []kv.Mutatio
 // wrote — including events both wrote — must be readable, exactly once,
 // through both handles and a third opened afterwards.
 func TestSliceCreationRace(t *testing.T) {
-	for _, b := range backends()[:2] {
-		t.Run(b.name, func(t *testing.T) {
-			trials := map[string]int{"mem": 24, "local": 6}[b.name]
-			if long() {
-				trials *= 10
-			}
-			base := seed(t)
-			for trial := range trials {
-				s := base + uint64(trial)
-				t.Run(fmt.Sprint(s), func(t *testing.T) { sliceRaceTrial(t, b.open(t), s) })
-			}
-		})
-	}
+	forEachTrial(t, map[string]int{"mem": 24, "local": 6}, sliceRaceTrial)
 }
 
 func sliceRaceTrial(t *testing.T, store kv.Store, s uint64) {

@@ -124,19 +124,9 @@ func TestSplitWidePartition(t *testing.T) {
 // and resumes: the split completes or aborts cleanly, and reads during and
 // after never lose or duplicate an event.
 func TestSplitCrash(t *testing.T) {
-	for _, b := range backends()[:2] {
-		t.Run(b.name, func(t *testing.T) {
-			trials := map[string]int{"mem": 40, "local": 8}[b.name]
-			if long() {
-				trials *= 10
-			}
-			base := seed(t)
-			for trial := range trials {
-				s := base + uint64(trial)
-				t.Run(fmt.Sprint(s), func(t *testing.T) { splitCrashTrial(t, b.open(t), s) })
-			}
-		})
-	}
+	forEachTrial(t, map[string]int{"mem": 40, "local": 8}, func(t *testing.T, store kv.Store, s uint64) {
+		splitCrashTrial(t, store, s)
+	})
 }
 
 func splitCrashTrial(t *testing.T, inner kv.Store, s uint64) {
