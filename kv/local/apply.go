@@ -69,7 +69,9 @@ func applyTx(tx *btree.Tx, root uint32, id string, muts []kv.Mutation, now int64
 			}
 			c := &cellData{ts: m.Timestamp}
 			if m.Op == kv.OpDelete {
-				c.flags = cellTombstone
+				// The tombstone's grace runs from now, its local
+				// deletion time, whatever its timestamp says.
+				c.flags, c.expiry = cellTombstone, now
 			} else {
 				c.value, c.meta = m.Value, m.Metadata
 				if m.TTL > 0 {
@@ -89,7 +91,7 @@ func applyTx(tx *btree.Tx, root uint32, id string, muts []kv.Mutation, now int64
 			if m.Timestamp <= t.record {
 				continue
 			}
-			if err := putRecordTomb(tx, root, id, &t, m.Timestamp); err != nil {
+			if err := putRecordTomb(tx, root, id, &t, m.Timestamp, now); err != nil {
 				return false, err
 			}
 			wroteTomb = true
@@ -141,7 +143,7 @@ func loadTombsAt(cur *btree.Cursor, id string) (tombs, error) {
 			if err != nil {
 				return t, err
 			}
-			t.record = c.ts
+			t.record, t.recordDel = c.ts, c.deletionTime()
 		case kindRangeTomb:
 			r, err := decodeRangeTomb(suffix, v)
 			if err != nil {
@@ -153,13 +155,14 @@ func loadTombsAt(cur *btree.Cursor, id string) (tombs, error) {
 	return t, cur.Err()
 }
 
-// putRecordTomb writes the record tombstone at ts (> the current one) and
-// drops range tombstones it makes redundant.
-func putRecordTomb(tx *btree.Tx, root uint32, id string, t *tombs, ts int64) error {
-	if err := tx.Put(root, kindKey(id, kindRecordTomb), encodeCell(&cellData{flags: cellTombstone, ts: ts})); err != nil {
+// putRecordTomb writes the record tombstone at ts (> the current one), with
+// now as its local deletion time, and drops range tombstones it makes
+// redundant.
+func putRecordTomb(tx *btree.Tx, root uint32, id string, t *tombs, ts, now int64) error {
+	if err := tx.Put(root, kindKey(id, kindRecordTomb), encodeCell(&cellData{flags: cellTombstone, ts: ts, expiry: now})); err != nil {
 		return err
 	}
-	t.record = ts
+	t.record, t.recordDel = ts, now
 	kept := t.ranges[:0]
 	for _, r := range t.ranges {
 		if r.ts <= ts {

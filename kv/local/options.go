@@ -22,6 +22,10 @@ const (
 	// DefaultSweepInterval is how often the background sweeper visits
 	// records to reclaim the space of deleted and expired items.
 	DefaultSweepInterval = 10 * time.Second
+	// DefaultTombstoneGrace is how long a tombstone is kept after its
+	// deletion time before the sweeper purges it: Cassandra's default
+	// gc_grace_seconds of ten days.
+	DefaultTombstoneGrace = 10 * 24 * time.Hour
 )
 
 // FileName is the name of the page file Open creates when given a
@@ -60,7 +64,17 @@ type Options struct {
 	// range tombstones. 0 means DefaultSweepInterval; negative disables
 	// the timed sweep (records that receive deletes are still swept).
 	SweepInterval time.Duration
-	// Now is the clock for TTLs; nil means time.Now.
+	// TombstoneGrace is how long deletes keep hiding older writes that
+	// arrive late, like Cassandra's gc_grace_seconds. Once a tombstone's
+	// deletion time (the package documentation says which time that is)
+	// lies TombstoneGrace in the past, the sweeper removes the tombstone
+	// and every item it hides, and an expired item goes the same way
+	// TombstoneGrace after its expiry. A write older than a purged
+	// tombstone that arrives afterwards is then visible again. 0 means
+	// DefaultTombstoneGrace; negative keeps tombstones forever (the file
+	// then grows with every delete of a key that is not written again).
+	TombstoneGrace time.Duration
+	// Now is the clock for TTLs and tombstone grace; nil means time.Now.
 	Now func() time.Time
 	// Logger receives background events (sweep and checkpoint failures);
 	// nil discards them.
@@ -83,6 +97,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.TombstoneGrace == 0 {
+		c.TombstoneGrace = DefaultTombstoneGrace
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/edgekit/edgekit/kv/local/internal/btree"
 )
@@ -19,7 +20,12 @@ const (
 	kindPastEnd    = 0x03 // sorts after every entry of an id (never stored)
 )
 
-// Item cell flags. Frozen.
+// Item cell flags. Frozen. On a tombstone cell (an item tombstone or the
+// record tombstone) the i64 that cellExpires announces is the local
+// deletion time instead: the store's clock, in unix nanoseconds, when the
+// tombstone was written or the item it replaced expired. Tombstone grace
+// is measured from it. Cells written before tombstones were purged have
+// no deletion time; see deletionTime.
 const (
 	cellTombstone = 1 << 0 // a deleted item: no value, hides older writes
 	cellExpires   = 1 << 1 // an i64 expiry (unix nanoseconds) follows the timestamp
@@ -79,6 +85,31 @@ type cellData struct {
 }
 
 func (c *cellData) tombstone() bool { return c.flags&cellTombstone != 0 }
+
+// deletionTime is when a tombstone cell (or an expired item, whose expiry
+// is its deletion time, as in Cassandra) started its grace period, in unix
+// nanoseconds: the local deletion time in the expiry field, or for a cell
+// without one the write timestamp read as microseconds since the epoch.
+func (c *cellData) deletionTime() int64 {
+	if c.expiry != 0 {
+		return c.expiry
+	}
+	return microsToNanos(c.ts)
+}
+
+// microsToNanos converts a write timestamp (microseconds since the epoch,
+// as kv.Mutation specifies) to unix nanoseconds, saturating instead of
+// wrapping for timestamps past the year 2262.
+func microsToNanos(ts int64) int64 {
+	const limit = math.MaxInt64 / 1000
+	switch {
+	case ts > limit:
+		return math.MaxInt64
+	case ts < -limit:
+		return math.MinInt64
+	}
+	return ts * 1000
+}
 
 // encodeCell: u8 flags | i64 timestamp | [i64 expiry] | uvarint len(meta) |
 // meta | value (the rest).
@@ -157,14 +188,20 @@ func expiryRank(e int64) uint64 {
 // tombs are the record-level and range tombstones of one record, loaded
 // before its items are read or written.
 type tombs struct {
-	record int64 // timestamp of the record tombstone; 0 = none
-	ranges []rangeTomb
+	record    int64 // timestamp of the record tombstone; 0 = none
+	recordDel int64 // the record tombstone's deletionTime
+	ranges    []rangeTomb
 }
 
+// rangeTomb is a decoded range tombstone. The frozen layout has no field
+// for a local deletion time, so a range tombstone's grace runs from its
+// write timestamp (deletionTime).
 type rangeTomb struct {
 	start, end []byte // nil = unbounded
 	ts         int64
 }
+
+func (r *rangeTomb) deletionTime() int64 { return microsToNanos(r.ts) }
 
 // covers reports whether a write of key at ts is hidden by a tombstone.
 func (t *tombs) covers(key []byte, ts int64) bool {

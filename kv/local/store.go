@@ -38,6 +38,7 @@ type Store struct {
 	metaSeq atomic.Uint64
 
 	applies atomic.Uint64 // successful Apply calls, for Stats
+	purged  atomic.Uint64 // tombstones purged after their grace, for Stats
 
 	qmu     sync.Mutex // guards queue, leading
 	queue   []*request // Apply calls waiting for the next group commit
@@ -301,6 +302,7 @@ type Stats struct {
 	CacheHits   uint64 // page lookups served from the cache
 	CacheMisses uint64 // page lookups that went to the WAL or page file
 	Applies     uint64 // successful Apply calls since Open
+	Purged      uint64 // tombstones (and expired items) purged after their grace since Open
 	Commits     uint64 // WAL commits since Open; Applies/Commits is the group-commit factor
 	WALSyncs    uint64 // fsyncs of the WAL
 	Checkpoints uint64 // checkpoints that copied pages into the page file
@@ -314,7 +316,7 @@ func (s *Store) Stats() (Stats, error) {
 	defer s.exit()
 	cs, ws := s.cache.Stats(), s.wal.Stats()
 	st := Stats{PageSize: s.ps, CachePages: cs.Entries, CacheBytes: cs.Bytes, CacheLimit: cs.Limit, CacheHits: cs.Hits, CacheMisses: cs.Misses,
-		Applies: s.applies.Load(), Commits: ws.Commits, WALSyncs: ws.WALSyncs, Checkpoints: ws.Checkpoints}
+		Applies: s.applies.Load(), Purged: s.purged.Load(), Commits: ws.Commits, WALSyncs: ws.WALSyncs, Checkpoints: ws.Checkpoints}
 	err := s.view(func(tx *btree.Tx) error {
 		st.Pages, st.FreePages = tx.PageCount(), tx.FreeCount()
 		return nil

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -11,14 +10,17 @@ import (
 
 // The sweeper reclaims space off the commit path. A record or range delete
 // writes one tombstone and returns; the items it hides stay on disk until
-// the sweeper deletes them. Expired items become item tombstones (they must
-// keep hiding older writes that arrive late, as an expired Cassandra cell
-// does). Tombstones themselves are kept: dropping one would let an older
-// write that arrives later come back to life.
+// the sweeper deletes them. Expired items become item tombstones: like an
+// expired Cassandra cell, they must keep hiding older writes that arrive
+// late. Tombstones of every kind are kept for Options.TombstoneGrace after
+// their deletion time and then purged, together with what they hide (see
+// sweeprange.go): only then may an older write that arrives late come back
+// to life, as after Cassandra's gc_grace_seconds.
 //
 // Records that received a record or range delete are swept soon after (the
-// queue below); a timed pass walks every namespace a slice at a time to
-// find expired items nobody deletes.
+// queue below, in memory only); a timed pass walks every namespace a slice
+// at a time to find expired items nobody deletes and tombstones whose
+// grace has passed, so nothing depends on the queue surviving a restart.
 
 const (
 	sweepBatch    = 1000  // entries examined per sweep commit
@@ -38,6 +40,7 @@ type sweeper struct {
 	// Position of the timed pass; only the sweeper goroutine uses them.
 	posNS  string
 	posKey []byte
+	walk   recordWalk
 }
 
 func newSweeper(s *Store) *sweeper {
@@ -110,138 +113,89 @@ func (w *sweeper) sweepQueued() {
 		ns, id := rec[0], rec[1]
 		from := kindKey(id, kindRecordTomb)
 		stop := kindKey(id, kindPastEnd)
+		var walk recordWalk
 		for from != nil && !w.stopping() {
-			var next []byte
-			err := w.s.update(context.Background(), func(tx *btree.Tx) error {
-				root, ok, err := lookupNS(tx, ns)
-				if err != nil || !ok {
-					return err
-				}
-				next, err = sweepRange(tx, root, from, stop, w.s.now().UnixNano())
-				return err
-			})
-			if err != nil {
+			var err error
+			if from, err = w.s.sweepStep(context.Background(), ns, from, stop, &walk); err != nil {
 				w.s.opts.Logger.Warn("kv/local: sweep failed", "namespace", ns, "id", id, "err", err)
 				break
 			}
-			from = next
 		}
 	}
 }
 
 // sweepSlice advances the timed pass by one batch.
 func (w *sweeper) sweepSlice() {
-	err := w.s.update(context.Background(), func(tx *btree.Tx) error {
+	var ns string
+	err := w.s.view(func(tx *btree.Tx) error {
 		c := tx.Cursor(tx.Catalog())
 		c.Seek([]byte(w.posNS))
-		if !c.Valid() {
-			w.posNS, w.posKey = "", nil // wrap around
-			return c.Err()
+		if c.Valid() {
+			ns = string(c.Key())
 		}
-		ns := string(c.Key())
-		if ns != w.posNS {
-			w.posNS, w.posKey = ns, nil
-		}
-		root, ok, err := lookupNS(tx, ns)
-		if err != nil || !ok {
-			return err
-		}
-		next, err := sweepRange(tx, root, w.posKey, nil, w.s.now().UnixNano())
-		if err != nil {
-			return err
-		}
-		if next == nil {
-			w.posNS, w.posKey = ns+"\x00", nil // the next namespace
-		} else {
-			w.posKey = next
-		}
-		return nil
+		return c.Err()
 	})
 	if err != nil {
 		w.s.opts.Logger.Warn("kv/local: timed sweep failed", "namespace", w.posNS, "err", err)
+		return
+	}
+	if ns == "" {
+		w.posNS, w.posKey, w.walk = "", nil, recordWalk{} // wrap around
+		return
+	}
+	if ns != w.posNS {
+		w.posNS, w.posKey, w.walk = ns, nil, recordWalk{}
+	}
+	next, err := w.s.sweepStep(context.Background(), ns, w.posKey, nil, &w.walk)
+	switch {
+	case err != nil:
+		w.s.opts.Logger.Warn("kv/local: timed sweep failed", "namespace", ns, "err", err)
+	case next == nil:
+		w.posNS, w.posKey = ns+"\x00", nil // the next namespace
+	default:
+		w.posKey = next
 	}
 }
 
-// sweepRange examines up to sweepBatch entries of the namespace tree from
-// key `from` (up to `stop`, nil for the end), deletes the items hidden by
-// record and range tombstones, and turns expired items into tombstones. It
-// returns where to continue, nil when the range is done. Changes are
-// collected first and made after the walk, since the cursor must not see
-// the tree change under it.
-func sweepRange(tx *btree.Tx, root uint32, from, stop []byte, now int64) ([]byte, error) {
-	type change struct {
-		key  []byte
-		cell *cellData // nil: delete
-	}
+// sweepStep runs sweepRange on namespace ns as one commit and returns
+// where to continue (nil: the range is done, or ns is gone). walk is
+// updated only if the commit succeeds and reset if it fails, so a failed
+// step never lets a later one purge a tombstone whose hidden items that
+// step was to delete.
+func (s *Store) sweepStep(ctx context.Context, ns string, from, stop []byte, walk *recordWalk) ([]byte, error) {
 	var (
-		changes []change
-		curID   []byte
-		t       tombs
-		next    []byte
+		next   []byte
+		purged int
+		w      recordWalk
 	)
-	c := tx.Cursor(root)
-	n := 0
-	for c.Seek(from); c.Valid(); c.Next() {
-		k := c.Key()
-		if stop != nil && bytes.Compare(k, stop) >= 0 {
-			break
+	err := s.update(ctx, func(tx *btree.Tx) error {
+		// The group commit may run this twice: start from the same state.
+		w, next, purged = *walk, nil, 0
+		root, ok, err := lookupNS(tx, ns)
+		if err != nil || !ok {
+			w = recordWalk{}
+			return err
 		}
-		if n == sweepBatch {
-			next = bytes.Clone(k)
-			break
-		}
-		n++
-		id, kind, suffix, ok := splitKey(k)
-		if !ok {
-			return nil, errBadCell
-		}
-		if !bytes.Equal(id, curID) {
-			curID = bytes.Clone(id)
-			var err error
-			if t, err = loadTombs(tx, root, string(id)); err != nil {
-				return nil, err
-			}
-		}
-		if kind != kindItem {
-			continue
-		}
-		v, err := c.Value()
-		if err != nil {
-			return nil, err
-		}
-		cell, err := decodeCell(v)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case t.covers(suffix, cell.ts):
-			changes = append(changes, change{key: bytes.Clone(k)})
-		case !cell.tombstone() && cell.expiry != 0 && cell.expiry <= now:
-			changes = append(changes, change{key: bytes.Clone(k), cell: &cellData{flags: cellTombstone, ts: cell.ts}})
-		}
-	}
-	if err := c.Err(); err != nil {
+		next, purged, err = sweepRange(tx, root, from, stop, s.sweepTime(), &w)
+		return err
+	})
+	if err != nil {
+		*walk = recordWalk{}
 		return nil, err
 	}
-	for _, ch := range changes {
-		var err error
-		if ch.cell == nil {
-			_, err = tx.Delete(root, ch.key)
-		} else {
-			err = tx.Put(root, ch.key, encodeCell(ch.cell))
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
+	*walk = w
+	s.purged.Add(uint64(purged))
 	return next, nil
 }
 
 // SweepNow sweeps every namespace to its end in the calling goroutine:
-// items hidden by record and range tombstones are deleted and expired items
-// become tombstones, so their pages return to the free list. The
-// background sweeper does the same a slice at a time; SweepNow is for tests
-// and for reclaiming space at a moment of the caller's choosing.
+// items hidden by record and range tombstones are deleted, expired items
+// become tombstones, and tombstones and expired items whose
+// Options.TombstoneGrace has passed are purged, so their pages return to
+// the free list. The background sweeper does the same a slice at a time;
+// SweepNow is for tests and for reclaiming space at a moment of the
+// caller's choosing. It may run concurrently with the background sweeper
+// and with writes.
 func (s *Store) SweepNow(ctx context.Context) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -259,21 +213,15 @@ func (s *Store) SweepNow(ctx context.Context) error {
 		return err
 	}
 	for _, ns := range names {
-		var from []byte
+		var (
+			from []byte
+			walk recordWalk
+		)
 		for first := true; first || from != nil; first = false {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			err := s.update(ctx, func(tx *btree.Tx) error {
-				root, ok, err := lookupNS(tx, ns)
-				if err != nil || !ok {
-					from = nil
-					return err
-				}
-				from, err = sweepRange(tx, root, from, nil, s.now().UnixNano())
-				return err
-			})
-			if err != nil {
+			if from, err = s.sweepStep(ctx, ns, from, nil, &walk); err != nil {
 				return err
 			}
 		}
