@@ -39,7 +39,10 @@ type Op uint8
 // The mutation kinds. Deletes are tombstones carrying the mutation's
 // timestamp: they hide every cell of the id written at or before that
 // timestamp, and a later Put with an older or equal timestamp stays hidden
-// (Cassandra's last-writer-wins semantics, which every Store follows).
+// (Cassandra's last-writer-wins semantics, which every Store follows). A
+// Store may purge a tombstone once a grace period it documents has passed
+// (Cassandra's gc_grace_seconds); an older Put arriving after that is
+// visible again.
 const (
 	// OpPut writes Key → Value (and Metadata) with an optional TTL.
 	OpPut Op = iota + 1

@@ -26,15 +26,57 @@
 //	item cell = u8 flags | i64 timestamp | [i64 expiry, unix ns] | uvarint len(meta) | meta | value
 //	flags     = 0x01 tombstone, 0x02 expiry present
 //
+//	 0       1                 9                 9 or 17
+//	+-------+-----------------+-----------------+--------------+------+-------+
+//	| flags | timestamp (µs)  | expiry (ns)     | len(meta)    | meta | value |
+//	|  u8   | i64             | i64, if 0x02    | uvarint      |      |       |
+//	+-------+-----------------+-----------------+--------------+------+-------+
+//	 a live item: expiry is when it expires (absent: never).
+//	 a tombstone (0x01; item tombstones and the record tombstone): the
+//	 same field holds the local deletion time, the store's clock when the
+//	 tombstone was written, or for an expired item the expiry it had;
+//	 meta and value are empty. Cells written before tombstones were
+//	 purged have no deletion time (flags 0x01 alone).
+//
 // These layouts are frozen with the page formats below. IDs therefore come
 // back ordered by (length, bytes). Writes resolve by
 // last-writer-wins per cell at write time, as kv.Store specifies (higher
 // timestamp; on a tie a tombstone, then the larger value, then the larger
-// metadata). A write that an existing record or range tombstone hides is
-// dropped on arrival. Record and range deletes write one tombstone and
+// metadata, then the later expiry, none counting as latest; for two
+// tombstones that is the later deletion time). A write that an existing record or range tombstone hides
+// is dropped on arrival. Record and range deletes write one tombstone and
 // return; a background sweeper later deletes the items they hide and turns
-// expired items into item tombstones. Tombstones are kept so that an older
-// write arriving late stays hidden.
+// expired items into item tombstones.
+//
+// # Tombstone purging
+//
+// A tombstone keeps an older write that arrives late hidden, but only for
+// Options.TombstoneGrace (default ten days, Cassandra's gc_grace_seconds;
+// negative: forever). The grace runs from the tombstone's deletion time:
+//
+//   - item and record tombstones: their local deletion time, the store's
+//     clock when the delete was applied, whatever timestamp it carried;
+//   - expired items: their expiry (a TTL'd item is a tombstone from then);
+//   - range tombstones: their write timestamp, read as microseconds since
+//     the epoch. The frozen range-tombstone layout has no room for a local
+//     deletion time, so a range delete whose timestamp is far in the past
+//     (a client clock behind, or timestamps that are not wall-clock
+//     microseconds) is purged at the next sweep, and one in the future
+//     late. Tombstones written before purging existed have no deletion
+//     time either and age from their timestamp the same way.
+//
+// Once the grace has passed, the sweeper (the queued pass after a record
+// or range delete, the timed pass over every namespace, and SweepNow)
+// removes the tombstone together with every item it hides, in the same or
+// an earlier commit, so a crash mid-purge never shows a deleted item
+// again. After that, a write older than the purged tombstone that arrives
+// is stored and visible: exactly Cassandra's trade-off, and the reason
+// the grace must exceed the longest delay a write can see (retries,
+// hedged requests, replays). The kv Client refuses writes whose token is
+// older than its MaxTokenAge, which bounds that delay when it is used.
+// Measuring from the local deletion time rather than the timestamp keeps a
+// delete that arrives late, or with an odd timestamp, for a full grace;
+// the cost is that such a tombstone, with its space, stays that long.
 //
 // # Page formats (frozen)
 //
@@ -113,8 +155,12 @@
 // # Caveats
 //
 //   - One process at a time: Open takes an exclusive lock on the file.
-//   - Tombstones are never purged, so a workload of unique keys that are
-//     written and deleted grows the file by one small tombstone per key.
+//   - Tombstones stay for Options.TombstoneGrace after their deletion
+//     time, so a workload of unique keys that are written and deleted
+//     holds one small tombstone per key deleted in the last grace period.
+//     The timed pass visits 1,000 entries per Options.SweepInterval; a
+//     namespace larger than that rate covers within the grace is purged
+//     later than the grace says (SweepNow purges everything at once).
 //   - A failed fsync (wal.ErrFailed) makes the store refuse writes until it
 //     is closed and opened again; reads keep working.
 //   - Cursors are bound to their query by a MAC keyed by the file's secret:

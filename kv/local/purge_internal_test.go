@@ -41,7 +41,7 @@ func TestWalkPurgeSafety(t *testing.T) {
 			name:   "tombstone widened mid-walk",
 			before: []kv.Mutation{{Op: kv.OpDeleteRange, Key: []byte("key0000"), End: []byte("key0001"), Timestamp: 1}},
 			// Same start and timestamp: the same entry, with a new end.
-			mid:  []kv.Mutation{{Op: kv.OpDeleteRange, Key: []byte("key0000"), Timestamp: 1}},
+			mid: []kv.Mutation{{Op: kv.OpDeleteRange, Key: []byte("key0000"), Timestamp: 1}},
 			// The first step examined the old tombstone and 999 items,
 			// deleting the one it hid.
 			want: 1 + 1 + sweepBatch - 2,
