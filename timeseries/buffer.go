@@ -53,7 +53,7 @@ func (n *Namespace) flushBuffer(ctx context.Context) error {
 		return nil
 	}
 	batch := n.buf.take()
-	err := n.writeNow(ctx, batch)
+	err := n.writeNow(ctx, len(batch), func(i int) (string, *Event) { return batch[i].series, &batch[i].ev })
 	if err != nil {
 		n.stats.eventsDropped.Add(int64(len(batch)))
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"strconv"
 	"strings"
@@ -136,10 +135,17 @@ func checkSeries(s string) error {
 // hashID is the 64-bit FNV-1a of an event id. Its low 32 bits pick the
 // event bucket, its high 32 bits the sub-bucket of a split (frozen: a
 // change would send events of one id to other partitions).
-func hashID(id string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return h.Sum64()
+func hashID(id string) uint64 { return fnv1a(id) }
+
+// fnv1a is FNV-1a-64 of s, without hash.Hash's allocation and copy (it is
+// on the write path once per event).
+func fnv1a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 func eventBucket(id string, n int) int { return int(uint32(hashID(id)) % uint32(n)) }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/edgekit/edgekit/kv"
 )
@@ -197,9 +196,7 @@ func newBloom(count int) *bloom {
 }
 
 func (b *bloom) hashes(s string) (uint64, uint64) {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	x := h.Sum64()
+	x := fnv1a(s)
 	return x, (x >> 33) | (x << 31) | 1
 }
 

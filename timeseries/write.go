@@ -50,20 +50,18 @@ func (n *Namespace) Write(ctx context.Context, series string, events ...Event) e
 	if err := n.validate(series, events); err != nil {
 		return err
 	}
-	batch := make([]pending, len(events))
-	for i, e := range events {
-		batch[i] = pending{series: series, ev: e}
-	}
 	if n.buf != nil {
-		for i := range batch { // the caller may reuse its buffers once Write returns
-			batch[i].ev.Items = cloneItems(batch[i].ev.Items)
+		batch := make([]pending, len(events))
+		for i, e := range events {
+			// The caller may reuse its buffers once Write returns.
+			batch[i] = pending{series: series, ev: Event{Time: e.Time, ID: e.ID, Items: cloneItems(e.Items)}}
 		}
 		if n.buf.add(batch) >= n.opts.BufferBytes {
 			return n.flushBuffer(ctx)
 		}
 		return nil
 	}
-	return n.writeNow(ctx, batch)
+	return n.writeNow(ctx, len(events), func(i int) (string, *Event) { return series, &events[i] })
 }
 
 // validate checks limits and the accept window.
@@ -109,66 +107,100 @@ type pending struct {
 	ev     Event
 }
 
-// placed is an event's mutations and the base partition they belong to.
-type placed struct {
-	ns   string
-	bid  string // base.id()
-	base partition
-	id   string
-	muts []kv.Mutation
+// group is the events of a batch that go to one base partition; their
+// mutations are muts[off:off+items] of the batch, in batch order.
+type group struct {
+	ns         string
+	base       partition
+	bid        string // base.id()
+	start      int64  // slice start (µs), for density
+	items, off int
+	bytes      int64
 }
 
-// target is one kv record a batch writes.
-type target struct{ ns, id string }
+// groupKey finds a batch's group: series by its index in the batch.
+type groupKey struct {
+	series int
+	tb     int64
+	eb, n  int
+}
 
-// writeNow applies a batch, one Apply per partition.
-func (n *Namespace) writeNow(ctx context.Context, batch []pending) error {
-	if len(batch) == 0 {
+// writeNow applies a batch, one Apply per partition. It places every
+// mutation of the batch in one array, grouped by partition, so that each
+// Apply gets a contiguous slice of it: one allocation for the mutations and
+// one for their keys, whatever the batch size.
+// The batch is count events, event i being at(i) (of its series); writeNow
+// does not keep them.
+func (n *Namespace) writeNow(ctx context.Context, count int, at func(i int) (string, *Event)) error {
+	if count == 0 {
 		return nil
 	}
-	// Per-batch caches: a burst mostly hits a few slices and partitions, so
-	// slice lookups, partition ids and density updates are done once each.
-	type densKey struct {
-		start  int64
-		series string
-		tb     int64
-	}
-	type baseKey struct {
-		series string
-		tb     int64
-		eb, n  int
-	}
-	sliceOf := make(map[int64]*slice, 2)
-	baseIDs := make(map[baseKey]string)
-	dens := make(map[densKey]int64)
-	evs := make([]placed, 0, len(batch))
-	// One arena for every item key of the batch.
-	arenaLen := 0
-	for _, pe := range batch {
-		for _, it := range pe.ev.Items {
-			arenaLen += keyHeaderLen + len(pe.ev.ID) + len(it.Key)
-		}
-	}
-	arena := make([]byte, 0, arenaLen)
-	for _, pe := range batch {
-		us := pe.ev.Time.UnixMicro()
-		start := n.sliceStart(us)
-		s := sliceOf[start]
-		if s == nil {
-			var err error
-			if s, err = n.ensureSlice(ctx, start); err != nil {
+	// Pass 1: the slice, partition and group of every event.
+	var (
+		groups    []group
+		byKey     = make(map[groupKey]int)
+		seriesIdx = make(map[string]int, 1)
+		evGroup   = make([]int32, count)
+		curSeries string
+		curIdx    = -1
+		curStart  = int64(-1)
+		cur       *slice
+		total     int
+		arenaLen  int
+	)
+	for i := range count {
+		series, ev := at(i)
+		us := ev.Time.UnixMicro()
+		if start := n.sliceStart(us); start != curStart || cur == nil {
+			s, err := n.ensureSlice(ctx, start)
+			if err != nil {
 				return err
 			}
-			sliceOf[start] = s
+			cur, curStart = s, start
 		}
-		tb := us / n.bktU
+		if curIdx < 0 || series != curSeries {
+			idx, ok := seriesIdx[series]
+			if !ok {
+				idx = len(seriesIdx)
+				seriesIdx[series] = idx
+			}
+			curSeries, curIdx = series, idx
+		}
+		k := groupKey{series: curIdx, tb: us / n.bktU, eb: eventBucket(ev.ID, cur.buckets), n: cur.buckets}
+		gi, ok := byKey[k]
+		if !ok {
+			p := partition{series: series, tb: k.tb, eb: k.eb, n: k.n}
+			gi = len(groups)
+			byKey[k] = gi
+			groups = append(groups, group{ns: cur.ns, base: p, bid: p.id(), start: curStart})
+		}
+		evGroup[i] = int32(gi)
+		groups[gi].items += len(ev.Items)
+		total += len(ev.Items)
+		for _, it := range ev.Items {
+			arenaLen += keyHeaderLen + len(ev.ID) + len(it.Key)
+		}
+	}
+	off := 0
+	for gi := range groups {
+		groups[gi].off = off
+		off += groups[gi].items
+	}
+
+	// Pass 2: keys into one arena, mutations into their group's range.
+	arena := make([]byte, 0, arenaLen)
+	muts := make([]kv.Mutation, total)
+	fill := make([]int, len(groups))
+	for i := range count {
+		_, ev := at(i)
+		g := &groups[evGroup[i]]
+		us := ev.Time.UnixMicro()
 		ps := len(arena) // the event prefix is arena[ps:ps+pl]
-		arena = eventPrefix(arena, us, pe.ev.ID)
-		pl := keyHeaderLen + len(pe.ev.ID)
-		muts := make([]kv.Mutation, len(pe.ev.Items))
-		size := int64(0)
-		for i, it := range pe.ev.Items {
-			if i > 0 {
+		arena = eventPrefix(arena, us, ev.ID)
+		pl := keyHeaderLen + len(ev.ID)
+		dst := g.off + fill[evGroup[i]]
+		for j, it := range ev.Items {
+			if j > 0 {
 				arena = append(arena, arena[ps:ps+pl]...)
 			}
 			arena = append(arena, it.Key...)
@@ -179,66 +211,62 @@ func (n *Namespace) writeNow(ctx context.Context, batch []pending) error {
 			}
 			// The event time is the write timestamp, so a rewrite of the
 			// same event writes identical cells (idempotent).
-			muts[i] = kv.Mutation{Op: kv.OpPut, Key: key, Value: v, Timestamp: us}
-			size += int64(len(key) + len(v))
+			muts[dst+j] = kv.Mutation{Op: kv.OpPut, Key: key, Value: v, Timestamp: us}
+			g.bytes += int64(len(key) + len(v))
 		}
-		dens[densKey{start, pe.series, tb}] += size
-		bk := baseKey{pe.series, tb, eventBucket(pe.ev.ID, s.buckets), s.buckets}
-		bid, ok := baseIDs[bk]
-		if !ok {
-			bid = partition{series: bk.series, tb: tb, eb: bk.eb, n: bk.n}.id()
-			baseIDs[bk] = bid
-		}
-		evs = append(evs, placed{ns: s.ns, bid: bid, base: partition{series: pe.series, tb: tb, eb: bk.eb, n: bk.n}, id: pe.ev.ID, muts: muts})
+		fill[evGroup[i]] += len(ev.Items)
 	}
-	for k, size := range dens {
-		n.recordDensity(k.start, k.series, k.tb, size)
+	for _, g := range groups {
+		n.recordDensity(g.start, g.base.series, g.base.tb, g.bytes)
 	}
 
 	// Held shared until every Apply returns: see Namespace.splitMu.
 	n.splitMu.RLock()
 	defer n.splitMu.RUnlock()
-	groups := make(map[target][]kv.Mutation)
-	var order []target
-	add := func(t target, m []kv.Mutation) {
-		if _, ok := groups[t]; !ok {
-			order = append(order, t)
-		}
-		groups[t] = append(groups[t], m...)
-	}
-	for _, e := range evs {
-		bid := e.bid
-		add(target{e.ns, bid}, e.muts)
-		if r := n.splits[bid]; r != nil && (r.state == stateCopying || r.state == statePublished) {
-			c := e.base
-			c.j, c.m = subBucket(e.id, r.m), r.m
-			add(target{e.ns, c.id()}, e.muts)
-		}
-	}
-	// One Apply per partition, cut at MaxApplyItems so that no backend
-	// sees an unbounded batch (a Cassandra batch is one mutation, bounded
-	// by the commit log segment). Events never straddle two cuts.
 	type call struct {
-		t    target
-		muts []kv.Mutation
+		ns, id string
+		muts   []kv.Mutation
 	}
 	var calls []call
-	for _, t := range order {
-		muts := groups[t]
-		for len(muts) > 0 {
-			cut := min(len(muts), n.opts.MaxApplyItems)
-			for cut < len(muts) && cut > 0 && sameEvent(muts[cut-1].Key, muts[cut].Key) {
+	// add queues the Applies of one record, cut at MaxApplyItems so that
+	// no backend sees an unbounded batch (a Cassandra batch is one
+	// mutation, bounded by the commit log segment). Events never straddle
+	// two cuts.
+	add := func(ns, id string, m []kv.Mutation) {
+		for len(m) > 0 {
+			cut := min(len(m), n.opts.MaxApplyItems)
+			for cut < len(m) && cut > 0 && sameEvent(m[cut-1].Key, m[cut].Key) {
 				cut++ // keep an event's items in one Apply
 			}
-			calls = append(calls, call{t, muts[:cut]})
-			muts = muts[cut:]
+			calls = append(calls, call{ns, id, m[:cut]})
+			m = m[cut:]
+		}
+	}
+	for gi := range groups {
+		g := &groups[gi]
+		gm := muts[g.off : g.off+g.items]
+		add(g.ns, g.bid, gm)
+		// A partition being split (or split) is also written to its new
+		// layout: each event to its sub-bucket.
+		if r := n.splits[g.bid]; r != nil && (r.state == stateCopying || r.state == statePublished) {
+			subs := make([][]kv.Mutation, r.m)
+			for _, m := range gm {
+				_, id, _, _ := parseItemKey(m.Key)
+				j := subBucket(string(id), r.m)
+				subs[j] = append(subs[j], m)
+			}
+			for j, sm := range subs {
+				c := g.base
+				c.j, c.m = j, r.m
+				add(g.ns, c.id(), sm)
+			}
 		}
 	}
 	err := forEach(ctx, len(calls), n.opts.WriteParallelism, func(ctx context.Context, i int) error {
-		return n.store.Apply(ctx, calls[i].t.ns, calls[i].t.id, calls[i].muts)
+		return n.store.Apply(ctx, calls[i].ns, calls[i].id, calls[i].muts)
 	})
 	if err == nil {
-		n.stats.eventsWritten.Add(int64(len(batch)))
+		n.stats.eventsWritten.Add(int64(count))
 	}
 	return err
 }
