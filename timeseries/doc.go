@@ -54,7 +54,10 @@
 // until the slice's accept window has closed and a minute more has passed;
 // no writer may register later than half that minute after the window, so
 // clocks must agree within 30 s. With a negative AcceptPast a slice never
-// settles and every read re-reads the set.
+// settles and every read re-reads the set. This needs no atomic or
+// conditional write, only that a read sees every write acknowledged before
+// it (kv/local, kvtest.MemStore; kv/cassandra at its default LOCAL_QUORUM
+// with writers in one data center).
 //
 // # Encoding (frozen)
 //

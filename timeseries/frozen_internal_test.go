@@ -25,6 +25,7 @@ func TestFrozenEncoding(t *testing.T) {
 			"02" + "0008" + "0000000000000001" + "0000000000000002" + "0000000000000003" + "0000000000000004" + "0000000000000005" + "0001" + "aa"},
 		{"split record with retry", hex.EncodeToString((&splitRec{state: stateCopying, m: 2, failed: 3, retryAt: 0x0102030405060708}).encode()),
 			"02" + "0002" + strings.Repeat("0000000000000000", 5) + "0000" + "0003" + "0102030405060708"},
+		{"slice layout item", sliceMetaID + " " + layoutPrefix + "7", "m/slice layout.7"},
 		{"page token", hex.EncodeToString(token{pos: position{us: 5, id: []byte("x"), after: true}, tb: 9, bytes: []uint32{7}}.encode(0x0102030405060708)),
 			"01" + "0102030405060708" + "01" + "0000000000000005" + "01" + "78" + "0000000000000009" + "01" + "00000007" + "2c1acdcb"},
 	} {
