@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sync/atomic"
+	"time"
 
 	"github.com/edgekit/edgekit/kv"
 	"github.com/edgekit/edgekit/kv/local"
+	"github.com/edgekit/edgekit/wal/vfs"
 )
 
 func Example() {
@@ -86,4 +89,47 @@ func Example_client() {
 	got, err := c.GetValue(ctx, "segments", "channel-7", []byte("seg-00042.m4s"))
 	fmt.Println(len(got), err)
 	// Output: 3145728 <nil>
+}
+
+// A delete hides older writes that arrive late for Options.TombstoneGrace;
+// after that the sweeper purges the tombstone and its space is reused.
+// The clock here is injected so the example runs in an instant.
+func Example_tombstoneGrace() {
+	ctx := context.Background()
+	var clock atomic.Int64 // read by the sweeper goroutine too
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	s, err := local.Open("kv.db", &local.Options{
+		FS:             vfs.NewMem(),
+		Now:            func() time.Time { return time.Unix(0, clock.Load()) },
+		TombstoneGrace: time.Hour,
+		SweepInterval:  -1, // the example sweeps by hand
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	s.CreateNamespace(ctx, "sessions")
+	ts := clock.Load() / 1000 // microseconds, as kv.Mutation wants
+	put := func(v string, ts int64) {
+		s.Apply(ctx, "sessions", "user-1", []kv.Mutation{{Op: kv.OpPut, Key: []byte("token"), Value: []byte(v), Timestamp: ts}})
+	}
+	read := func() int {
+		res, _ := s.Read(ctx, "sessions", "user-1", kv.Query{})
+		return len(res.Items)
+	}
+	put("abc", ts)
+	s.Apply(ctx, "sessions", "user-1", []kv.Mutation{{Op: kv.OpDeleteRecord, Timestamp: ts + 2}})
+	put("late", ts+1) // older than the delete: hidden
+	fmt.Println("within the grace:", read(), "items")
+
+	clock.Add(int64(2 * time.Hour))
+	s.SweepNow(ctx)
+	st, _ := s.Stats()
+	fmt.Println("purged:", st.Purged)
+	put("late", ts+1) // nothing hides it any more
+	fmt.Println("after the purge:", read(), "items")
+	// Output:
+	// within the grace: 0 items
+	// purged: 1
+	// after the purge: 1 items
 }
