@@ -52,8 +52,9 @@
 // the partitions of every registered count and fold copies of one event
 // into one. A read re-reads the set (one small kv read per slice per call)
 // until the slice's accept window has closed and a minute more has passed;
-// no writer may register later than half that minute after the window, so
-// clocks must agree within 30 s. With a negative AcceptPast a slice never
+// a Write that finishes later than half that minute after the window fails
+// (it may have used a layout such a reader does not visit), so clocks must
+// agree within 30 s. With a negative AcceptPast a slice never
 // settles and every read re-reads the set. This needs no atomic or
 // conditional write, only that a read sees every write acknowledged before
 // it (kv/local, kvtest.MemStore; kv/cassandra at its default LOCAL_QUORUM

@@ -31,13 +31,13 @@ import (
 //
 // Reads therefore re-read the set (one small kv read per slice per call)
 // until the slice is settled: its accept window has closed and layoutSettle
-// has passed, after which no writer may register a layout (see
-// ensureSlice), and a set read after that is final and cached.
+// has passed, after which no write may succeed (see checkLate), and a set
+// read after that is final and cached.
 
 // layoutSettle is how long after a slice's accept window closes a reader
-// still re-reads its layout set. A writer refuses a layout whose
-// registration returned more than half of it after the window, so clocks of
-// processes sharing a namespace may disagree by up to the other half.
+// still re-reads its layout set. A write that finishes more than half of it
+// after the window fails, so clocks of processes sharing a namespace may
+// disagree by up to the other half.
 const layoutSettle = time.Minute
 
 // sliceMetaID is the record of a slice's layout (never a partition id).
@@ -193,14 +193,6 @@ func (n *Namespace) ensureSlice(ctx context.Context, start int64) (*slice, error
 	if err != nil {
 		return nil, err
 	}
-	// A reader that read the set after the slice settled never reads it
-	// again: a registration that returned that late must not be used.
-	if n.opts.AcceptPast >= 0 {
-		deadline := start + n.sliceU + n.opts.AcceptPast.Microseconds() + layoutSettle.Microseconds()/2
-		if n.opts.Now().UnixMicro() > deadline {
-			return nil, fmt.Errorf("%w: slice %s was created after its accept window closed", ErrOutsideWindow, ns)
-		}
-	}
 	// Adopt the largest count registered by now: our own or a racer's.
 	s, err := n.readLayout(ctx, start)
 	if err == nil && (s == nil || !slices.Contains(s.layouts, b)) {
@@ -211,6 +203,24 @@ func (n *Namespace) ensureSlice(ctx context.Context, start int64) (*slice, error
 	}
 	n.cacheSlice(s)
 	return s, nil
+}
+
+// checkLate fails a write that finished after half the settle time past
+// the accept window of a slice it wrote: a reader that read the layout set
+// after the slice settled never reads it again, so the write may have used
+// a layout (registered as late) that such a reader does not visit.
+func (n *Namespace) checkLate(starts []int64) error {
+	if n.opts.AcceptPast < 0 {
+		return nil
+	}
+	now := n.opts.Now().UnixMicro()
+	for _, start := range starts {
+		if now > start+n.sliceU+n.opts.AcceptPast.Microseconds()+layoutSettle.Microseconds()/2 {
+			return fmt.Errorf("%w: the write to slice %s finished after its accept window closed; readers may not see it",
+				ErrOutsideWindow, n.sliceName(start))
+		}
+	}
+	return nil
 }
 
 // refreshSlices re-reads the layout set of every cached unsettled slice,

@@ -14,9 +14,9 @@ var (
 	// event id too long, from not before to, ...).
 	ErrInvalid = errors.New("edgekit/timeseries: invalid argument")
 	// ErrOutsideWindow: an event's time lies outside the accept window;
-	// the error is a *WindowError (or, when the window closed while the
-	// Write was creating the event's slice, wraps ErrOutsideWindow with
-	// the slice name).
+	// the error is a *WindowError — or, for a Write that finished more
+	// than 30 s after its slice's window closed (it may be invisible to
+	// readers; see the package doc), wraps ErrOutsideWindow.
 	ErrOutsideWindow = errors.New("edgekit/timeseries: event time outside the accept window")
 	// ErrBadToken: a page token was corrupted, forged or belongs to
 	// another query.

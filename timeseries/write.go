@@ -3,6 +3,7 @@ package timeseries
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -144,6 +145,7 @@ func (n *Namespace) writeNow(ctx context.Context, count int, at func(i int) (str
 		curSeries string
 		curIdx    = -1
 		curStart  = int64(-1)
+		starts    []int64 // the slices written
 		cur       *slice
 		total     int
 		arenaLen  int
@@ -157,6 +159,9 @@ func (n *Namespace) writeNow(ctx context.Context, count int, at func(i int) (str
 				return err
 			}
 			cur, curStart = s, start
+			if !slices.Contains(starts, start) {
+				starts = append(starts, start)
+			}
 		}
 		if curIdx < 0 || series != curSeries {
 			idx, ok := seriesIdx[series]
@@ -265,6 +270,9 @@ func (n *Namespace) writeNow(ctx context.Context, count int, at func(i int) (str
 	err := forEach(ctx, len(calls), n.opts.WriteParallelism, func(ctx context.Context, i int) error {
 		return n.store.Apply(ctx, calls[i].ns, calls[i].id, calls[i].muts)
 	})
+	if err == nil {
+		err = n.checkLate(starts)
+	}
 	if err == nil {
 		n.stats.eventsWritten.Add(int64(count))
 	}
