@@ -28,6 +28,9 @@ func TestWalkPurgeSafety(t *testing.T) {
 		// where the walk starts.
 		before, mid []kv.Mutation
 		from        []byte
+		// recreate drops the namespace after the first step and writes
+		// the items again into a new one of the same name.
+		recreate bool
 		// entries left after the walk (catalog included): the items the
 		// walk passed before the tombstone appeared, and the tombstone.
 		want int
@@ -45,6 +48,14 @@ func TestWalkPurgeSafety(t *testing.T) {
 			// The first step examined the old tombstone and 999 items,
 			// deleting the one it hid.
 			want: 1 + 1 + sweepBatch - 2,
+		},
+		{
+			name:     "namespace dropped and created again mid-walk",
+			before:   []kv.Mutation{{Op: kv.OpDeleteRange, Timestamp: 1}},
+			recreate: true,
+			// The same tombstone again, in the new namespace.
+			mid:  []kv.Mutation{{Op: kv.OpDeleteRange, Timestamp: 1}},
+			want: 1 + 1 + sweepBatch - 1,
 		},
 		{
 			name:   "walk entering the record mid-way",
@@ -75,19 +86,31 @@ func TestWalkPurgeSafety(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for lo := 0; lo < items; lo += 500 {
-				var muts []kv.Mutation
-				for i := lo; i < lo+500; i++ {
-					muts = append(muts, kv.Mutation{Op: kv.OpPut, Key: fmt.Appendf(nil, "key%04d", i), Value: []byte("v"), Timestamp: 1})
+			fill := func() {
+				for lo := 0; lo < items; lo += 500 {
+					var muts []kv.Mutation
+					for i := lo; i < lo+500; i++ {
+						muts = append(muts, kv.Mutation{Op: kv.OpPut, Key: fmt.Appendf(nil, "key%04d", i), Value: []byte("v"), Timestamp: 1})
+					}
+					apply(muts)
 				}
-				apply(muts)
 			}
+			fill()
 			apply(c.before)
 			clock.Add(int64(2 * DefaultTombstoneGrace))
 			var walk recordWalk
 			from, err := s.sweepStep(ctx, "ns", c.from, nil, &walk)
 			if err != nil || from == nil {
 				t.Fatalf("first step: next %q, err %v; want a position mid-record", from, err)
+			}
+			if c.recreate {
+				if err := s.DropNamespace(ctx, "ns"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.CreateNamespace(ctx, "ns"); err != nil {
+					t.Fatal(err)
+				}
+				fill()
 			}
 			apply(c.mid)
 			for from != nil {

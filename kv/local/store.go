@@ -39,6 +39,9 @@ type Store struct {
 
 	applies atomic.Uint64 // successful Apply calls, for Stats
 	purged  atomic.Uint64 // tombstones purged after their grace, for Stats
+	// drops counts DropNamespace calls: a sweep walk that sees it change
+	// starts over, as its namespace may now be another tree of that name.
+	drops atomic.Uint64
 
 	qmu     sync.Mutex // guards queue, leading
 	queue   []*request // Apply calls waiting for the next group commit
@@ -225,6 +228,7 @@ func (s *Store) DropNamespace(ctx context.Context, ns string) error {
 		if err != nil || !ok {
 			return err
 		}
+		s.drops.Add(1)
 		if _, err := tx.Delete(tx.Catalog(), []byte(ns)); err != nil {
 			return err
 		}

@@ -171,9 +171,12 @@ func (s *Store) sweepStep(ctx context.Context, ns string, from, stop []byte, wal
 	err := s.update(ctx, func(tx *btree.Tx) error {
 		// The group commit may run this twice: start from the same state.
 		w, next, purged = *walk, nil, 0
+		if d := s.drops.Load(); d != w.drops {
+			w = recordWalk{drops: d}
+		}
 		root, ok, err := lookupNS(tx, ns)
 		if err != nil || !ok {
-			w = recordWalk{}
+			w = recordWalk{drops: w.drops}
 			return err
 		}
 		next, purged, err = sweepRange(tx, root, from, stop, s.sweepTime(), &w)

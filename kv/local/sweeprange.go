@@ -60,6 +60,8 @@ type recordWalk struct {
 	// cont: the walk has passed every entry of the tree before the
 	// position it is resumed from (set after a step that returned one).
 	cont bool
+	// drops is Store.drops when the walk began; see sweepStep.
+	drops uint64
 }
 
 // enter notes that the walk reached record id, whose tombstones are now t.
@@ -164,7 +166,7 @@ func sweepRange(tx *btree.Tx, root uint32, from, stop []byte, st sweepTime, w *r
 			return nil, 0, err
 		}
 		changes, purged = append(changes, ch...), purged+len(ch)
-		*w = recordWalk{}
+		*w = recordWalk{drops: w.drops}
 	} else {
 		w.cont = true
 	}
