@@ -154,10 +154,10 @@ type Options struct {
 	// SplitInterval is how often the background splitter looks for
 	// requested or interrupted splits (it also wakes on each request).
 	SplitInterval time.Duration
-	// MaxSplitAttempts bounds the attempts at one split: a failed attempt
-	// is retried after SplitInterval, doubling per failure up to an hour;
-	// after this many the split is aborted and reads keep using the
-	// original partition.
+	// MaxSplitAttempts bounds the attempts at one split (at most 1000): a
+	// failed attempt is retried after SplitInterval, doubling per failure
+	// up to an hour; after this many the split is aborted and reads keep
+	// using the original partition.
 	MaxSplitAttempts int
 	// RefreshInterval is how often split metadata and unsettled slice
 	// layouts written by other processes are reloaded.
@@ -250,6 +250,8 @@ func (o *Options) withDefaults() (Options, error) {
 		return c, fmt.Errorf("%w: SliceLength %v is not a multiple of TimeBucket %v", ErrInvalid, c.SliceLength, c.TimeBucket)
 	case c.Coalesce < 0 || c.Coalesce > MaxCoalesce:
 		return c, fmt.Errorf("%w: Coalesce %v outside 0..%v", ErrInvalid, c.Coalesce, MaxCoalesce)
+	case c.MaxSplitAttempts > maxSplitAttempts:
+		return c, fmt.Errorf("%w: MaxSplitAttempts %d exceeds %d", ErrInvalid, c.MaxSplitAttempts, maxSplitAttempts)
 	case c.Retention < 0:
 		return c, fmt.Errorf("%w: negative Retention", ErrInvalid)
 	case c.EventBuckets > c.MaxEventBuckets || c.MaxEventBuckets > maxBuckets || c.MaxSplitBuckets > maxBuckets:

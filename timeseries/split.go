@@ -133,8 +133,13 @@ func (n *Namespace) RunSplits(ctx context.Context) (int, error) {
 	return done, errors.Join(errs...)
 }
 
-// maxSplitBackoff caps the pause between attempts of one split.
-const maxSplitBackoff = time.Hour
+const (
+	// maxSplitBackoff caps the pause between attempts of one split.
+	maxSplitBackoff = time.Hour
+	// maxSplitAttempts caps Options.MaxSplitAttempts (the split record
+	// counts failed attempts in a u16).
+	maxSplitAttempts = 1000
+)
 
 // failSplit records a failed attempt of split pid: it schedules the next
 // attempt after a backoff, or aborts the split once the attempts are spent.
