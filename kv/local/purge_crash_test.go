@@ -69,9 +69,9 @@ func (m purgeModel) visible(name string, now int64) int {
 
 var purgeIDs = []string{"r0", "r1", "r2", "r3"}
 
-// randomPurgeOp draws a put (some large, some with a TTL), an item
+// randomPurgeOp draws a put (some large, some with the TTL ttl), an item
 // delete, a range delete or a record delete.
-func randomPurgeOp(r *rand.Rand, ts int64) (string, kv.Mutation) {
+func randomPurgeOp(r *rand.Rand, ts int64, ttl time.Duration) (string, kv.Mutation) {
 	id := purgeIDs[r.IntN(len(purgeIDs))]
 	key := func() string { return fmt.Sprintf("k%02d", r.IntN(40)) }
 	switch x := r.IntN(20); {
@@ -83,7 +83,7 @@ func randomPurgeOp(r *rand.Rand, ts int64) (string, kv.Mutation) {
 		}
 		m := kv.Mutation{Op: kv.OpPut, Key: []byte(k), Value: crashValue(k, n), Timestamp: ts}
 		if r.IntN(6) == 0 {
-			m.TTL = time.Minute
+			m.TTL = ttl
 		}
 		return id, m
 	case x < 16:
@@ -148,7 +148,7 @@ func TestPowerLossDuringPurge(t *testing.T) {
 		var seq int64
 		step := func() {
 			seq++
-			id, m := randomPurgeOp(r, clk.now().UnixMicro()+seq)
+			id, m := randomPurgeOp(r, clk.now().UnixMicro()+seq, time.Minute)
 			mu.Lock()
 			ops = append(ops, purgeOp{id: id, m: m, now: clk.now().UnixNano()})
 			mu.Unlock()
@@ -246,8 +246,8 @@ func TestPowerLossDuringPurge(t *testing.T) {
 // checkPurgeImage verifies a store against the models of before and after
 // the one Apply that may have been in flight: Verify passes, and every
 // name reads as one of them says (its value intact), all from the same
-// model, since that Apply is atomic.
-func checkPurgeImage(t *testing.T, s *local.Store, what string, now int64, before, after purgeModel) {
+// model, since that Apply is atomic. It returns the model that matched.
+func checkPurgeImage(t *testing.T, s *local.Store, what string, now int64, before, after purgeModel) purgeModel {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Verify(ctx); err != nil {
@@ -297,10 +297,19 @@ func checkPurgeImage(t *testing.T, s *local.Store, what string, now int64, befor
 	}
 	badBefore := matches(before)
 	if len(badBefore) == 0 {
-		return
+		return before
 	}
 	if badAfter := matches(after); len(badAfter) != 0 {
 		t.Fatalf("%s: the store matches neither the acknowledged state (%d differences, e.g. %v) nor the one with the in-flight Apply (%d, e.g. %v)",
 			what, len(badBefore), badBefore[0], len(badAfter), badAfter[0])
 	}
+	return after
+}
+
+func (m purgeModel) clone() purgeModel {
+	c := make(purgeModel, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
