@@ -87,12 +87,28 @@ func TestSliceCreationRace(t *testing.T) {
 	forEachTrial(t, map[string]int{"mem": 24, "local": 6}, sliceRaceTrial)
 }
 
-func sliceRaceTrial(t *testing.T, store kv.Store, s uint64) {
+func sliceRaceTrial(t *testing.T, store kv.Store, s uint64) { raceTrial(t, store, s, false) }
+
+// TestSplitAcrossLayouts: in a slice with two layouts, wide partitions of
+// either are split, and reads through the splitter and through a handle
+// opened afterwards still return every event once.
+func TestSplitAcrossLayouts(t *testing.T) {
+	forEachTrial(t, map[string]int{"mem": 8, "local": 2}, func(t *testing.T, store kv.Store, s uint64) {
+		raceTrial(t, store, s, true)
+	})
+}
+
+// raceTrial is one slice-creation race; with split, partitions past a few
+// hundred bytes are then split by handle A.
+func raceTrial(t *testing.T, store kv.Store, s uint64, split bool) {
 	rng := rand.New(rand.NewPCG(s, 11))
 	ctx := context.Background()
 	c := newClock()
 	o := testOpts(c)
 	o.EventBuckets, o.MaxEventBuckets, o.TargetPartitionBytes = 2, 7, 500
+	if split {
+		o.WideBytes, o.MaxSplitBuckets = 400, 3
+	}
 	// The slice raced for is the next hour; the gate only holds its layout.
 	t0 := c.Now().Truncate(time.Hour)
 	next := t0.Add(time.Hour)
@@ -247,6 +263,21 @@ func sliceRaceTrial(t *testing.T, store kv.Store, s uint64) {
 			t.Fatal(err)
 		}
 		sameEvents(t, "search through "+tc.name, p.Events, want)
+	}
+	if !split {
+		return
+	}
+	published, err := a.RunSplits(ctx)
+	if err != nil || published == 0 {
+		t.Fatalf("RunSplits = %d, %v; want some published", published, err)
+	}
+	t.Logf("%d partitions split", published)
+	for _, tc := range []struct {
+		name string
+		ns   *timeseries.Namespace
+	}{{"the splitter", a}, {"a handle opened after the splits", open(t, store, "race", o)}} {
+		got, _ := readAll(t, tc.ns, "s", from, to, limit)
+		sameEvents(t, "after splits, read through "+tc.name, got, want)
 	}
 }
 
