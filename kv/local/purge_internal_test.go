@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/edgekit/edgekit/kv"
 	"github.com/edgekit/edgekit/wal/vfs"
+	"github.com/edgekit/edgekit/wal/vfs/vfstest"
 )
 
 // TestWalkPurgeSafety drives sweep walks step by step over a record larger
@@ -176,6 +178,80 @@ func TestIntersectTombs(t *testing.T) {
 			got := intersectTombs(cloneTombs(a), c.b)
 			if (got.record != 0) != c.wantRecord || len(got.ranges) != c.wantRanges {
 				t.Fatalf("got record %d, %d ranges; want record kept %v, %d ranges", got.record, len(got.ranges), c.wantRecord, c.wantRanges)
+			}
+		})
+	}
+}
+
+// TestPurgeFault fails a WAL write at each commit of a purging SweepNow
+// over a record larger than one sweep commit: SweepNow reports the error,
+// nothing deleted becomes visible, the tree stays sound, and a later
+// SweepNow finishes the purge. A failed step must not let a later one
+// purge the tombstone while items the failed step was to delete remain.
+func TestPurgeFault(t *testing.T) {
+	ctx := context.Background()
+	// The purging SweepNow makes three commits (2500 items and the
+	// tombstone, 1000 entries a commit); the fourth case has no fault.
+	for after := range 4 {
+		t.Run(fmt.Sprintf("WAL write %d fails", after+1), func(t *testing.T) {
+			var clock atomic.Int64
+			clock.Store(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+			ffs := vfstest.NewFaultFS(vfs.NewMem())
+			s, err := Open("db", &Options{FS: ffs, SweepInterval: -1, TombstoneGrace: time.Hour,
+				Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.sweep.stop() // the range delete's queued sweep would do the work first
+			s.CreateNamespace(ctx, "ns")
+			ts := clock.Load() / 1000
+			for lo := 0; lo < 2500; lo += 500 {
+				var muts []kv.Mutation
+				for i := lo; i < lo+500; i++ {
+					muts = append(muts, kv.Mutation{Op: kv.OpPut, Key: fmt.Appendf(nil, "key%04d", i), Value: []byte("v"), Timestamp: ts})
+				}
+				if err := s.Apply(ctx, "ns", "r", muts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Apply(ctx, "ns", "r", []kv.Mutation{{Op: kv.OpDeleteRange, Timestamp: ts + 1}}); err != nil {
+				t.Fatal(err)
+			}
+			clock.Add(int64(2 * time.Hour))
+			count := func() int {
+				res, err := s.Read(ctx, "ns", "r", kv.Query{Limit: 5000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(res.Items)
+			}
+			verify := func() VerifyStats {
+				vs, err := s.Verify(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return vs
+			}
+			ffs.Inject(vfstest.Rule{Op: vfstest.OpWrite, Suffix: "-wal", After: after, Err: syscall.ENOSPC})
+			err = s.SweepNow(ctx)
+			t.Logf("SweepNow with the fault: %v", err)
+			if fired := ffs.Fired() > 0; fired != (after < 3) || fired != (err != nil) {
+				t.Fatalf("fault fired %v, SweepNow error %v; want both exactly when after < 3", fired, err)
+			}
+			ffs.Clear()
+			if n := count(); n != 0 {
+				t.Fatalf("after the failed sweep %d deleted items are visible", n)
+			}
+			verify()
+			if err := s.SweepNow(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if vs := verify(); vs.Entries != 1 {
+				t.Fatalf("after a clean SweepNow: %d entries, want 1", vs.Entries)
+			}
+			if n := count(); n != 0 {
+				t.Fatalf("after the purge %d deleted items are visible", n)
 			}
 		})
 	}

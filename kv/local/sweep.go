@@ -159,9 +159,10 @@ func (w *sweeper) sweepSlice() {
 
 // sweepStep runs sweepRange on namespace ns as one commit and returns
 // where to continue (nil: the range is done, or ns is gone). walk is
-// updated only if the commit succeeds and reset if it fails, so a failed
-// step never lets a later one purge a tombstone whose hidden items that
-// step was to delete.
+// updated only if the commit succeeds: the group commit may run the
+// function twice, and a failed commit deleted nothing. After a failure
+// walk is reset, which is merely cautious: the walk then purges no record
+// or range tombstone of the record it was in.
 func (s *Store) sweepStep(ctx context.Context, ns string, from, stop []byte, walk *recordWalk) ([]byte, error) {
 	var (
 		next   []byte
