@@ -182,25 +182,18 @@ func checkCrashImage(t *testing.T, s *local.Store, what string, ids []string, ex
 	}
 	got := map[string]int{}
 	for _, id := range ids {
-		var q kv.Query
-		for {
-			res, err := s.Read(ctx, "ns", id, q)
-			if errors.Is(err, kv.ErrNoNamespace) && len(exp.must) == 0 {
-				return
+		items, err := readAll(s, id, 0)
+		if errors.Is(err, kv.ErrNoNamespace) && len(exp.must) == 0 {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: read %s: %v", what, id, err)
+		}
+		for _, it := range items {
+			if !intact(string(it.Key), it.Value) {
+				t.Fatalf("%s: %s/%s: value of %d bytes is partial or mixed", what, id, it.Key, len(it.Value))
 			}
-			if err != nil {
-				t.Fatalf("%s: read %s: %v", what, id, err)
-			}
-			for _, it := range res.Items {
-				if !intact(string(it.Key), it.Value) {
-					t.Fatalf("%s: %s/%s: value of %d bytes is partial or mixed", what, id, it.Key, len(it.Value))
-				}
-				got[id+"/"+string(it.Key)] = len(it.Value)
-			}
-			if res.Cursor == nil {
-				break
-			}
-			q.Cursor = res.Cursor
+			got[id+"/"+string(it.Key)] = len(it.Value)
 		}
 	}
 	if get != nil {
@@ -252,10 +245,6 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 	seed := testSeed(t, "KVLOCAL_KILL_SEED")
 	r := rand.New(rand.NewPCG(seed, 0))
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var dir string
 	var exp *expect
 	var tChild, tCheck time.Duration
@@ -266,58 +255,24 @@ func TestKillDuringWrites(t *testing.T) {
 			dir, exp = t.TempDir(), newExpect()
 		}
 		t0 := time.Now()
-		cmd := exec.Command(exe, "-test.run=^TestKillDuringWrites$")
-		cmd.Env = append(os.Environ(), "KVLOCAL_CRASH_CHILD="+dir, fmt.Sprintf("KVLOCAL_CHILD_SEED=%d", r.Uint64()))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 1024)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
 		// Kill at a random moment after the child is writing.
 		killAfter := time.Duration(5+r.IntN(120)) * time.Millisecond
-		var timer <-chan time.Time
-		killed := false
-	read:
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					break read
-				}
-				f := strings.Fields(l)
-				if len(f) != 3 {
-					continue
-				}
-				n, _ := strconv.Atoi(f[2])
-				switch f[0] {
-				case "try":
-					exp.try(f[1], n)
-				case "ack":
-					exp.ack(f[1], n)
-					if timer == nil && !killed {
-						timer = time.After(killAfter)
-					}
-				}
-			case <-timer:
-				if !killed {
-					cmd.Process.Signal(syscall.SIGKILL)
-					killed = true
-				}
-				timer = nil
+		env := []string{"KVLOCAL_CRASH_CHILD=" + dir, fmt.Sprintf("KVLOCAL_CHILD_SEED=%d", r.Uint64())}
+		runAndKill(t, "TestKillDuringWrites", env, killAfter, func(l string) bool {
+			f := strings.Fields(l)
+			if len(f) != 3 {
+				return false
 			}
-		}
-		cmd.Wait()
+			n, _ := strconv.Atoi(f[2])
+			switch f[0] {
+			case "try":
+				exp.try(f[1], n)
+			case "ack":
+				exp.ack(f[1], n)
+				return true
+			}
+			return false
+		})
 		t1 := time.Now()
 		tChild += t1.Sub(t0)
 		s, err := local.Open(dir, nil)
@@ -336,6 +291,72 @@ func TestKillDuringWrites(t *testing.T) {
 		tCheck += time.Since(t1)
 	}
 	t.Logf("%d trials, %d acknowledged names checked in the last one; child time %v, check time %v", trials, len(exp.must), tChild, tCheck)
+}
+
+// runAndKill runs the test named test of this test binary as a child
+// process with env added, passes each line of its stdout to line, and
+// kills it with SIGKILL killAfter after line first returns true (the
+// child acknowledged a write). It returns once the child is gone and
+// reports whether it was killed (false: it exited by itself).
+func runAndKill(t *testing.T, test string, env []string, killAfter time.Duration, line func(string) bool) bool {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var timer <-chan time.Time
+	killed := false
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				cmd.Wait()
+				return killed
+			}
+			if line(l) && timer == nil && !killed {
+				timer = time.After(killAfter)
+			}
+		case <-timer:
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed, timer = true, nil
+		}
+	}
+}
+
+// readAll reads every item of record id of namespace "ns", limit items a
+// page, following the cursor.
+func readAll(s *local.Store, id string, limit int) ([]kv.Item, error) {
+	var items []kv.Item
+	q := kv.Query{Limit: limit}
+	for {
+		res, err := s.Read(context.Background(), "ns", id, q)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, res.Items...)
+		if res.Cursor == nil {
+			return items, nil
+		}
+		q.Cursor = res.Cursor
+	}
 }
 
 // crashChild writes until killed: direct Store puts (some with overflow

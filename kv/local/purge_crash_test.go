@@ -255,22 +255,15 @@ func checkPurgeImage(t *testing.T, s *local.Store, what string, now int64, befor
 	}
 	got := map[string]int{}
 	for _, id := range purgeIDs {
-		q := kv.Query{Limit: 7}
-		for {
-			res, err := s.Read(ctx, "ns", id, q)
-			if err != nil {
-				t.Fatalf("%s: read %s: %v", what, id, err)
+		items, err := readAll(s, id, 7)
+		if err != nil {
+			t.Fatalf("%s: read %s: %v", what, id, err)
+		}
+		for _, it := range items {
+			if !intact(string(it.Key), it.Value) {
+				t.Fatalf("%s: %s/%s: value of %d bytes is partial or mixed", what, id, it.Key, len(it.Value))
 			}
-			for _, it := range res.Items {
-				if !intact(string(it.Key), it.Value) {
-					t.Fatalf("%s: %s/%s: value of %d bytes is partial or mixed", what, id, it.Key, len(it.Value))
-				}
-				got[id+"/"+string(it.Key)] = len(it.Value)
-			}
-			if res.Cursor == nil {
-				break
-			}
-			q.Cursor = res.Cursor
+			got[id+"/"+string(it.Key)] = len(it.Value)
 		}
 	}
 	names := map[string]bool{}

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,10 +46,6 @@ func TestKillDuringPurge(t *testing.T) {
 	}
 	seed := testSeed(t, "KVLOCAL_PURGE_KILL_SEED")
 	r := rand.New(rand.NewPCG(seed, 0))
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	var (
 		dir   string
@@ -63,57 +57,22 @@ func TestKillDuringPurge(t *testing.T) {
 			dir, model = t.TempDir(), purgeModel{}
 		}
 		childSeed := r.Uint64()
-		cmd := exec.Command(exe, "-test.run=^TestKillDuringPurge$")
-		cmd.Env = append(os.Environ(), "KVLOCAL_PURGE_CHILD="+dir, fmt.Sprintf("KVLOCAL_PURGE_CHILD_SEED=%d", childSeed))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
 		tries, acks := 0, 0
 		var childPurged uint64 // the child's Stats.Purged, last reported
-		lines := make(chan string, 1024)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
+		env := []string{"KVLOCAL_PURGE_CHILD=" + dir, fmt.Sprintf("KVLOCAL_PURGE_CHILD_SEED=%d", childSeed)}
+		killed := runAndKill(t, "TestKillDuringPurge", env, time.Duration(5+r.IntN(120))*time.Millisecond, func(l string) bool {
+			if n, ok := strings.CutPrefix(l, "purged "); ok {
+				childPurged, _ = strconv.ParseUint(n, 10, 64)
 			}
-			close(lines)
-		}()
-		killAfter := time.Duration(5+r.IntN(120)) * time.Millisecond
-		var timer <-chan time.Time
-		killed := false
-	read:
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					break read
-				}
-				if n, ok := strings.CutPrefix(l, "purged "); ok {
-					childPurged, _ = strconv.ParseUint(n, 10, 64)
-				}
-				switch l {
-				case "try":
-					tries++
-				case "ack":
-					acks++
-					if timer == nil && !killed {
-						timer = time.After(killAfter)
-					}
-				}
-			case <-timer:
-				if !killed {
-					cmd.Process.Signal(syscall.SIGKILL)
-					killed = true
-				}
-				timer = nil
+			switch l {
+			case "try":
+				tries++
+			case "ack":
+				acks++
+				return true
 			}
-		}
-		cmd.Wait()
+			return false
+		})
 		childTotal += childPurged
 		if !killed {
 			t.Fatalf("trial %d: the child exited by itself after %d acknowledged operations", trial, acks)
