@@ -180,21 +180,12 @@ func checkCrashImage(t *testing.T, s *local.Store, what string, ids []string, ex
 	if _, err := s.Verify(ctx); err != nil {
 		t.Fatalf("%s: Verify after crash: %v", what, err)
 	}
-	got := map[string]int{}
-	for _, id := range ids {
-		items, err := readAll(s, id, 0)
-		if errors.Is(err, kv.ErrNoNamespace) && len(exp.must) == 0 {
-			return
-		}
-		if err != nil {
-			t.Fatalf("%s: read %s: %v", what, id, err)
-		}
-		for _, it := range items {
-			if !intact(string(it.Key), it.Value) {
-				t.Fatalf("%s: %s/%s: value of %d bytes is partial or mixed", what, id, it.Key, len(it.Value))
-			}
-			got[id+"/"+string(it.Key)] = len(it.Value)
-		}
+	got, err := readIntact(s, ids, 0)
+	if errors.Is(err, kv.ErrNoNamespace) && len(exp.must) == 0 {
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 	if get != nil {
 		for name := range exp.allowed {
@@ -341,22 +332,31 @@ func runAndKill(t *testing.T, test string, env []string, killAfter time.Duration
 	}
 }
 
-// readAll reads every item of record id of namespace "ns", limit items a
-// page, following the cursor.
-func readAll(s *local.Store, id string, limit int) ([]kv.Item, error) {
-	var items []kv.Item
-	q := kv.Query{Limit: limit}
-	for {
-		res, err := s.Read(context.Background(), "ns", id, q)
-		if err != nil {
-			return nil, err
+// readIntact reads every item of the records ids of namespace "ns", limit
+// items a page, and returns the size of each by "id/key". A value that
+// is not intact (see crashValue) is an error.
+func readIntact(s *local.Store, ids []string, limit int) (map[string]int, error) {
+	got := map[string]int{}
+	for _, id := range ids {
+		q := kv.Query{Limit: limit}
+		for {
+			res, err := s.Read(context.Background(), "ns", id, q)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", id, err)
+			}
+			for _, it := range res.Items {
+				if !intact(string(it.Key), it.Value) {
+					return nil, fmt.Errorf("%s/%s: value of %d bytes is partial or mixed", id, it.Key, len(it.Value))
+				}
+				got[id+"/"+string(it.Key)] = len(it.Value)
+			}
+			if res.Cursor == nil {
+				break
+			}
+			q.Cursor = res.Cursor
 		}
-		items = append(items, res.Items...)
-		if res.Cursor == nil {
-			return items, nil
-		}
-		q.Cursor = res.Cursor
 	}
+	return got, nil
 }
 
 // crashChild writes until killed: direct Store puts (some with overflow

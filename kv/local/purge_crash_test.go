@@ -253,18 +253,9 @@ func checkPurgeImage(t *testing.T, s *local.Store, what string, now int64, befor
 	if _, err := s.Verify(ctx); err != nil {
 		t.Fatalf("%s: Verify: %v", what, err)
 	}
-	got := map[string]int{}
-	for _, id := range purgeIDs {
-		items, err := readAll(s, id, 7)
-		if err != nil {
-			t.Fatalf("%s: read %s: %v", what, id, err)
-		}
-		for _, it := range items {
-			if !intact(string(it.Key), it.Value) {
-				t.Fatalf("%s: %s/%s: value of %d bytes is partial or mixed", what, id, it.Key, len(it.Value))
-			}
-			got[id+"/"+string(it.Key)] = len(it.Value)
-		}
+	got, err := readIntact(s, purgeIDs, 7)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 	names := map[string]bool{}
 	for _, m := range []map[string]purgeCell{before, after} {
