@@ -19,8 +19,9 @@ const (
 	DefaultReadLimit = 1000
 	// DefaultMaxBatch is the most Apply calls one group commit carries.
 	DefaultMaxBatch = 512
-	// DefaultSweepInterval is how often the background sweeper visits
-	// records to reclaim the space of deleted and expired items.
+	// DefaultSweepInterval is how often the background sweeper's timed
+	// pass takes its next slice of records to reclaim the space of
+	// deleted and expired items.
 	DefaultSweepInterval = 10 * time.Second
 	// DefaultTombstoneGrace is how long a tombstone is kept after its
 	// deletion time before the sweeper purges it: Cassandra's default
@@ -59,10 +60,13 @@ type Options struct {
 	MaxBatch int
 	// ReadLimit is the item limit of a Read with Query.Limit 0.
 	ReadLimit int
-	// SweepInterval is the pause between background sweeps that turn
-	// expired items into tombstones and drop items hidden by record and
-	// range tombstones. 0 means DefaultSweepInterval; negative disables
-	// the timed sweep (records that receive deletes are still swept).
+	// SweepInterval is the pause between the slices of the background
+	// timed pass, each of which examines up to 1,000 entries: it turns
+	// expired items into tombstones, drops items hidden by record and
+	// range tombstones, and purges tombstones past TombstoneGrace. 0
+	// means DefaultSweepInterval; negative disables the timed pass
+	// (records that receive record or range deletes are still swept, and
+	// SweepNow still works).
 	SweepInterval time.Duration
 	// TombstoneGrace is how long deletes keep hiding older writes that
 	// arrive late, like Cassandra's gc_grace_seconds. Once a tombstone's
