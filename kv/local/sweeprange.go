@@ -65,7 +65,8 @@ type recordWalk struct {
 }
 
 // enter notes that the walk reached record id, whose tombstones are now t.
-// entered says the walk has seen no entry of id before this one.
+// entered says it reached id at its first entry, having passed every
+// entry before; it matters only when id is new to the walk.
 func (w *recordWalk) enter(id []byte, t tombs, entered bool) {
 	if bytes.Equal(w.id, id) {
 		w.tombs = intersectTombs(w.tombs, t)
