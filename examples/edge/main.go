@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -56,6 +57,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		keyFile  = fs.String("tls-key", "", "TLS key (PEM)")
 		useNUMA  = fs.Bool("numa", true, "serve disk hits on node-local workers when the machine has several NUMA nodes")
 		duration = fs.Duration("duration", 0, "stop after this long (0: until SIGINT)")
+		cpuProf  = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +68,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		defer cancel()
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
+	if *cpuProf != "" {
+		// A file written at exit rather than an HTTP endpoint: nothing extra
+		// is exposed on the serving port, and a profile is opt-in per run.
+		stopProf, err := startCPUProfile(*cpuProf)
+		if err != nil {
+			return err
+		}
+		defer stopProf()
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -122,6 +133,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return httpserve.Run(ctx, srv, ln, func(l net.Listener) error {
 		return ktls.Serve(srv, l, tlsConfig, &ktls.Options{Logger: log})
 	})
+}
+
+// startCPUProfile profiles the process into name until the returned
+// function is called.
+func startCPUProfile(name string) (stop func(), err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 var _ http.Handler = (*edgecache.Edge)(nil)
