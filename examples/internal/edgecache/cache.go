@@ -2,6 +2,7 @@ package edgecache
 
 import (
 	"container/list"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,11 +22,19 @@ type entry struct {
 	size    int64
 	expires time.Time
 	stored  time.Time
+	hdr     entryValues
 
 	refs    atomic.Int32 // readers holding file open, plus one while cached
 	elem    *list.Element
 	cache   *cache
 	evicted bool // guarded by cache.mu
+}
+
+// entryValues are an entry's response header values, built once at put so
+// that a hit formats nothing; shared read-only by every response (see
+// constValues for why that is safe).
+type entryValues struct {
+	ctype, length, modified []string
 }
 
 // release drops one reference; the last one closes and removes the file.
@@ -80,7 +89,13 @@ func (c *cache) put(key string, status int, ctype string, body []byte, ttl time.
 	if ttl <= 0 || int64(len(body)) > c.max/4 {
 		return
 	}
-	e := &entry{key: key, status: status, ctype: ctype, size: int64(len(body)), stored: c.now(), expires: c.now().Add(ttl), cache: c}
+	now := c.now()
+	e := &entry{key: key, status: status, ctype: ctype, size: int64(len(body)), stored: now, expires: now.Add(ttl), cache: c}
+	e.hdr = entryValues{
+		ctype:    []string{ctype},
+		length:   []string{strconv.Itoa(len(body))},
+		modified: []string{now.UTC().Format(http.TimeFormat)},
+	}
 	e.refs.Store(1)
 	if c.dir != "" && int64(len(body)) >= c.diskMin {
 		if f, err := c.writeFile(body); err == nil {

@@ -37,7 +37,11 @@
 // Config.CacheDir and sent with ktls.ServeFile, which moves them by
 // sendfile(2) on plain TCP and on kernel-TLS connections (the server must
 // run under ktls.Serve); smaller ones (manifests, 404s) are written from
-// memory. With Config.Pool and Config.Policy (numa.DiskSilo), the send runs
+// memory. A hit formats nothing: its header values are built once when the
+// entry is stored, and a plain GET of a file (no Range, no If- header)
+// skips http.ServeContent, so the response is the header write plus one
+// sendfile. Ranges and conditional requests still go through
+// http.ServeContent. With Config.Pool and Config.Policy (numa.DiskSilo), the send runs
 // on a worker pinned to the NUMA node of the file's disk; examples/edge sets
 // them only on machines with more than one node. The cache is bounded by
 // Config.MemoryBytes (files included), evicting the oldest entries first;
@@ -49,7 +53,8 @@
 // (hit, miss, coalesced), origin and peer fetches, upstream errors and
 // failovers, bytes sent and fetched, hits by sendfile or copy, viewers
 // (distinct client addresses that asked for a manifest in the last ten
-// seconds), cache bytes, and request-latency histograms per result.
+// seconds), cache bytes, request-latency histograms per result, and
+// go_goroutines (as the Prometheus Go collector names it).
 //
 // # Concurrency
 //

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/edgekit/edgekit/coalesce"
 	"github.com/edgekit/edgekit/examples/internal/msttl"
 	"github.com/edgekit/edgekit/hashring"
-	"github.com/edgekit/edgekit/ktls"
 	"github.com/edgekit/edgekit/numa"
 )
 
@@ -100,13 +98,10 @@ type Edge struct {
 	flight *coalesce.Stream[string, *head]
 	down   *downSet
 	m      metrics
+	vals   constValues
 	stop   chan struct{}
 	done   chan struct{}
 }
-
-// pathRE is what the edge proxies: the origin's /live/ tree, with names
-// that cannot climb out of it.
-var pathRE = regexp.MustCompile(`^/live/[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*(\.(mpd|m3u8|mp4|m4s))?$`)
 
 // New returns an Edge.
 func New(cfg Config) (*Edge, error) {
@@ -172,6 +167,7 @@ func New(cfg Config) (*Edge, error) {
 		down:   newDownSet(cfg.Now),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		vals:   newConstValues(),
 	}
 	e.m.viewers = make(map[string]time.Time)
 	go e.sweeper()
@@ -230,7 +226,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.refuse(w, r, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header()["Access-Control-Allow-Origin"] = e.vals.anyOrigin
 	if strings.HasPrefix(r.URL.Path, "/live/") && strings.HasSuffix(r.URL.Path, "/time") {
 		// The clock players synchronize to: answered here, never cached.
 		w.Header().Set("Cache-Control", "no-store")
@@ -238,7 +234,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, e.cfg.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
 		return
 	}
-	if !pathRE.MatchString(r.URL.Path) || strings.Contains(r.URL.Path, "..") {
+	if !validPath(r.URL.Path) {
 		e.refuse(w, r, http.StatusBadRequest, "bad path")
 		return
 	}
@@ -255,58 +251,6 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.serveMiss(w, r, key, start)
-}
-
-// serveHit sends a cached entry: a file by sendfile (on a node-local worker
-// when a numa pool is set), a memory body by one write.
-func (e *Edge) serveHit(w http.ResponseWriter, r *http.Request, ent *entry) {
-	h := w.Header()
-	h.Set("Content-Type", ent.ctype)
-	msttl.Set(h, ent.expires.Sub(e.cfg.Now()))
-	h.Set("X-Cache", "HIT")
-	if ent.status != http.StatusOK {
-		h.Set("Content-Length", strconv.FormatInt(ent.size, 10))
-		w.WriteHeader(ent.status)
-		if r.Method != http.MethodHead {
-			n, _ := w.Write(ent.body)
-			e.m.bytesOut.Add(int64(n))
-		}
-		return
-	}
-	if ent.file == nil {
-		h.Set("Content-Length", strconv.FormatInt(ent.size, 10))
-		if r.Method != http.MethodHead {
-			n, _ := w.Write(ent.body)
-			e.m.bytesOut.Add(int64(n))
-		}
-		e.m.copied.Add(1)
-		return
-	}
-	send := func() {
-		m := ktls.ServeFile(w, r, r.URL.Path, ent.stored, ent.file, 0, ent.size)
-		if m == ktls.MethodCopy {
-			e.m.copied.Add(1)
-		} else {
-			e.m.sendfile.Add(1)
-		}
-		e.m.bytesOut.Add(ent.size)
-	}
-	if e.cfg.Pool != nil && e.cfg.Policy != nil {
-		var conn *ktls.Conn
-		if c, ok := ktls.ConnFromContext(r.Context()); ok {
-			conn = c
-		}
-		work := numa.Work{File: ent.file}
-		if conn != nil {
-			work.Conn = conn
-		}
-		if err := e.cfg.Pool.Dispatch(r.Context(), e.cfg.Policy, work, send); err == nil {
-			return
-		}
-		// The pool is closed or the client left: send inline (a no-op for
-		// a client that is gone).
-	}
-	send()
 }
 
 func (e *Edge) refuse(w http.ResponseWriter, r *http.Request, code int, why string) {

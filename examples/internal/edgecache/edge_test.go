@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ type fakeOrigin struct {
 	handle func(w http.ResponseWriter, r *http.Request)
 }
 
-func newFakeOrigin(t *testing.T, handle func(w http.ResponseWriter, r *http.Request)) *fakeOrigin {
+func newFakeOrigin(t testing.TB, handle func(w http.ResponseWriter, r *http.Request)) *fakeOrigin {
 	o := &fakeOrigin{counts: make(map[string]int), handle: handle}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
@@ -87,7 +88,7 @@ func (s *syncBuf) String() string {
 }
 
 // newTier starts n edges on loopback, served through ktls.Serve.
-func newTier(t *testing.T, origin string, n int, tweak func(*edgecache.Config)) *tierT {
+func newTier(t testing.TB, origin string, n int, tweak func(*edgecache.Config)) *tierT {
 	t.Helper()
 	tr := &tierT{logs: &syncBuf{}}
 	var lns []net.Listener
@@ -123,7 +124,7 @@ func newTier(t *testing.T, origin string, n int, tweak func(*edgecache.Config)) 
 	return tr
 }
 
-func get(t *testing.T, url string) (int, []byte, http.Header) {
+func get(t testing.TB, url string) (int, []byte, http.Header) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -189,7 +190,7 @@ func TestTierFetchesOnce(t *testing.T) {
 	if code, b, h := get(t, tr.urls[0]+paths[0]); code != 200 || h.Get("X-Cache") != "HIT" || !bytes.Equal(b, segmentBody(paths[0])) {
 		t.Fatalf("repeat: got %d X-Cache %q", code, h.Get("X-Cache"))
 	}
-	after := tr.edges[0].Stats()
+	after := settled(t, tr.edges[0], before.Hits+1)
 	if after.SendFile != before.SendFile+1 {
 		t.Errorf("sendfile hits: got %d want %d (copies %d)", after.SendFile, before.SendFile+1, after.Copied)
 	}
@@ -383,9 +384,16 @@ func TestMetrics(t *testing.T) {
 		`edge_request_duration_seconds_bucket{result="hit",le="+Inf"} 1`,
 		`edge_request_duration_seconds_count{result="miss"} 1`,
 		"# TYPE edge_request_duration_seconds histogram",
+		"# TYPE go_goroutines gauge",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q:\n%s", want, text)
 		}
+	}
+	// go_goroutines counts at least the server's accept loop, the
+	// connection serving this request and the cache sweeper.
+	_, rest, _ := strings.Cut(text, "\ngo_goroutines ")
+	if n, err := strconv.Atoi(strings.TrimSpace(rest)); err != nil || n < 3 {
+		t.Errorf("go_goroutines: got %q (%v), want a count of at least 3", rest, err)
 	}
 }

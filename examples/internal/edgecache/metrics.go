@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -123,4 +124,7 @@ func (e *Edge) writeMetrics(w io.Writer) {
 	e.m.hitLatency.write(w, "edge_request_duration_seconds", `result="hit",`)
 	e.m.missLatency.write(w, "edge_request_duration_seconds", `result="miss",`)
 	e.m.coLatency.write(w, "edge_request_duration_seconds", `result="coalesced",`)
+	// Named as the Prometheus Go collector names it, so dashboards and
+	// soak tests that watch for goroutine leaks find it.
+	fmt.Fprintf(w, "# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
 }
