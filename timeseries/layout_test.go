@@ -37,11 +37,11 @@ func newLayoutGate(ns string) *layoutGate {
 	return g
 }
 
-// waitReads waits until want reads happened, or a few seconds passed (an
+// waitReads waits until want reads happened, or ten seconds passed (an
 // implementation that reads less must not hang the test; it fails it by
 // what the readers then see).
 func (g *layoutGate) waitReads(want int) {
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for g.reads < want && time.Now().Before(deadline) {
