@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/edgekit/edgekit/kv"
 	"github.com/edgekit/edgekit/timeseries"
 )
@@ -401,5 +403,94 @@ func TestLateWriteRefused(t *testing.T) {
 				t.Fatalf("Write = %v; want ok=%v or ErrOutsideWindow", err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestWritersConvergeOnRefresh: a writer that created a slice with one
+// bucket count keeps writing under it until its next layout refresh, then
+// moves to the larger count another creator registered; reads see the
+// events of both layouts throughout.
+func TestWritersConvergeOnRefresh(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	c := newClock()
+	o := testOpts(c)
+	o.EventBuckets, o.NoBackground, o.RefreshInterval = 2, false, 13*time.Minute
+	var (
+		mu    sync.Mutex // guards ticks
+		ticks = map[time.Duration]chan time.Time{}
+	)
+	o.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		ch := make(chan time.Time)
+		ticks[d] = ch
+		return ch, func() {}
+	}
+	store := kvtestStore()
+	ns, err := timeseries.Open(ctx, store, "conv", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	at := c.Now()
+	sliceNS := fmt.Sprintf("conv_t%d", at.Truncate(time.Hour).Unix())
+	if err := ns.Write(ctx, "s", ev(at, "e1", "k", "v")); err != nil {
+		t.Fatal(err)
+	}
+	// Another process created the slice at the same time with 7 buckets.
+	ts := at.Truncate(time.Hour).UnixMicro() + 1
+	if err := store.Apply(ctx, sliceNS, "m/slice", []kv.Mutation{
+		{Op: kv.OpPut, Key: []byte("buckets"), Value: []byte("7"), Timestamp: ts},
+		{Op: kv.OpPut, Key: []byte("layout.7"), Value: []byte("7"), Timestamp: ts},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Write(ctx, "s", ev(at.Add(time.Second), "e2", "k", "v")); err != nil {
+		t.Fatal(err)
+	}
+	var tick chan time.Time // made by the goroutine Open started, soon
+	for deadline := time.Now().Add(20 * time.Second); tick == nil; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		tick = ticks[13*time.Minute]
+		mu.Unlock()
+		if tick == nil && time.Now().After(deadline) {
+			t.Fatal("no refresh ticker was made")
+		}
+	}
+	tick <- c.Now()
+	tick <- c.Now() // taken only once the first refresh is done
+	if err := ns.Write(ctx, "s", ev(at.Add(2*time.Second), "e3", "k", "v")); err != nil {
+		t.Fatal(err)
+	}
+	// Which layout each event went to, from the partition ids.
+	layoutOf := map[string]string{}
+	ids, _, err := store.IDs(ctx, sliceNS, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		f := strings.SplitN(id, "/", 4)
+		if len(f) != 4 || f[0] != "1" {
+			continue
+		}
+		res, err := store.Read(ctx, sliceNS, id, kv.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range res.Items {
+			layoutOf[string(it.Key[9:9+int(it.Key[8])])] = f[2][strings.Index(f[2], ".")+1:]
+		}
+	}
+	want := map[string]string{"e1": "2", "e2": "2", "e3": "7"}
+	if fmt.Sprint(layoutOf) != fmt.Sprint(want) {
+		t.Errorf("event → bucket count %v, want %v", layoutOf, want)
+	}
+	got, _ := readAll(t, ns, "s", at.Add(-time.Hour), at.Add(time.Hour), 10)
+	if len(got) != 3 {
+		t.Errorf("read %d events, want 3", len(got))
+	}
+	if err := ns.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
