@@ -155,7 +155,11 @@
 //     bucket counts both keep their layout registered; reads of that slice
 //     then visit both layouts' partitions (more kv reads, never fewer
 //     events). A writer learns the larger count at its next layout refresh
-//     (Options.RefreshInterval) or restart.
+//     (Options.RefreshInterval), its next read of the slice, or restart.
+//   - A read of a slice that is not yet settled (its accept window plus a
+//     minute; never, with a negative AcceptPast) first re-reads the
+//     slice's layout set: one more small kv read per slice per call, a
+//     few µs on kv/local, one more round trip on Cassandra.
 //   - With Options.Coalesce, Write returns before the events are stored;
 //     a crash loses up to Coalesce of them.
 //   - When concurrent writes keep a split's first verification from
