@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/edgekit/edgekit/coalesce"
@@ -227,7 +226,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header()["Access-Control-Allow-Origin"] = e.vals.anyOrigin
-	if strings.HasPrefix(r.URL.Path, "/live/") && strings.HasSuffix(r.URL.Path, "/time") {
+	if isTimePath(r.URL.Path) {
 		// The clock players synchronize to: answered here, never cached.
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Type", "text/plain")
@@ -239,7 +238,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.URL.Path
-	if strings.HasSuffix(key, ".mpd") || strings.HasSuffix(key, ".m3u8") {
+	if isManifest(key) {
 		e.m.viewer(r.RemoteAddr, e.cfg.Now())
 	}
 	start := time.Now()

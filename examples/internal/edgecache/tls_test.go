@@ -66,12 +66,14 @@ func TestHitsOverTLS(t *testing.T) {
 	defer e.Close()
 	var mu sync.Mutex // guards modes
 	var modes []ktls.Info
-	srv := &http.Server{Handler: e}
-	go ktls.Serve(srv, ln, &tls.Config{Certificates: []tls.Certificate{cert}}, &ktls.Options{OnHandshake: func(c *ktls.Conn, info ktls.Info) {
+	kl := ktls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}, &ktls.Options{OnHandshake: func(c *ktls.Conn, info ktls.Info) {
 		mu.Lock()
 		modes = append(modes, info)
 		mu.Unlock()
 	}})
+	lane := e.Lane(kl, time.Minute, 5*time.Second)
+	srv := &http.Server{Handler: e, ConnContext: lane.ConnContext}
+	go srv.Serve(lane)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	defer client.CloseIdleConnections()
@@ -86,7 +88,11 @@ func TestHitsOverTLS(t *testing.T) {
 		if err != nil || !bytes.Equal(b, segmentBody(p)) || resp.Header.Get("X-Cache") != want {
 			t.Fatalf("request %d: err %v, %d bytes, X-Cache %q, want %s and the body", i, err, len(b), resp.Header.Get("X-Cache"), want)
 		}
+		// A fresh connection each time: the hits are answered by the lane
+		// (the miss handed its connection to net/http).
+		client.CloseIdleConnections()
 	}
+	settled(t, e, 2)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(modes) == 0 {

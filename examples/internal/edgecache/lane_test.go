@@ -1,0 +1,199 @@
+package edgecache_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/edgekit/edgekit/examples/internal/edgecache"
+	"github.com/edgekit/edgekit/ktls"
+)
+
+// rawExchange sends reqs on one connection at once (pipelined) and reads
+// the responses in order.
+func rawExchange(t *testing.T, addr string, reqs ...string) []*http.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var all bytes.Buffer
+	for _, r := range reqs {
+		all.WriteString(r)
+	}
+	if _, err := c.Write(all.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var out []*http.Response
+	for i, r := range reqs {
+		method, _, _ := bytes.Cut([]byte(r), []byte(" "))
+		resp, err := http.ReadResponse(br, &http.Request{Method: string(method)})
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("response %d body: %v", i, err)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		out = append(out, resp)
+	}
+	return out
+}
+
+// untilHit requests url until it is a hit: a body is stored just after its
+// last byte reaches the first viewers.
+func untilHit(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, h := get(t, url); h.Get("X-Cache") == "HIT" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no hit within 5s", url)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func body(t *testing.T, r *http.Response) []byte {
+	t.Helper()
+	b, _ := io.ReadAll(r.Body)
+	return b
+}
+
+// TestLaneMatchesHandler: a hit answered by the lane (first request on a
+// connection) and the same hit answered by the handler (after /healthz
+// handed the connection to net/http) carry the same status, headers (but
+// Date) and body, for disk and memory entries, GET and HEAD.
+func TestLaneMatchesHandler(t *testing.T) {
+	small := bytes.Repeat([]byte("m"), 1000) // below DiskMin: kept in memory
+	o := newFakeOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/live/ch1/small.mpd" {
+			w.Header().Set("Content-Type", "application/dash+xml")
+			w.Header().Set(edgecache.MaxAgeHeader, "60000")
+			_, _ = w.Write(small)
+			return
+		}
+		slowSegment(w, r)
+	})
+	tr := newTier(t, o.srv.URL, 1, nil)
+	addr := tr.urls[0][len("http://"):]
+	for _, p := range []string{"/live/ch1/0/7.m4s", "/live/ch1/small.mpd"} {
+		untilHit(t, tr.urls[0]+p)
+		for _, method := range []string{"GET", "HEAD"} {
+			t.Run(method+" "+p, func(t *testing.T) {
+				req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method, p, addr)
+				lane := rawExchange(t, addr, req)[0]
+				viaHTTP := rawExchange(t, addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", req)[1]
+				if lane.StatusCode != 200 || viaHTTP.StatusCode != 200 {
+					t.Fatalf("status: lane %d, net/http %d", lane.StatusCode, viaHTTP.StatusCode)
+				}
+				for _, h := range []http.Header{lane.Header, viaHTTP.Header} {
+					if _, err := http.ParseTime(h.Get("Date")); err != nil {
+						t.Errorf("Date %q: %v", h.Get("Date"), err)
+					}
+					h.Del("Date")
+					// The lifetime left moves on between the two requests.
+					h.Del(edgecache.MaxAgeHeader)
+				}
+				if !equalHeaders(lane.Header, viaHTTP.Header) {
+					t.Errorf("headers differ:\nlane     %v\nnet/http %v", lane.Header, viaHTTP.Header)
+				}
+				if lb, hb := body(t, lane), body(t, viaHTTP); !bytes.Equal(lb, hb) || method == "GET" && len(lb) == 0 {
+					t.Errorf("bodies: lane %d bytes, net/http %d", len(lb), len(hb))
+				}
+			})
+		}
+	}
+}
+
+func equalHeaders(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestLaneHandsOver: pipelined on one connection, lane hits, a miss (which
+// hands the connection and the bytes already read to net/http) and the
+// requests after it are all answered, in order, with the right bodies.
+func TestLaneHandsOver(t *testing.T) {
+	o := newFakeOrigin(t, slowSegment)
+	tr := newTier(t, o.srv.URL, 1, nil)
+	addr := tr.urls[0][len("http://"):]
+	hit, miss := "/live/ch1/0/1.m4s", "/live/ch1/0/2.m4s"
+	untilHit(t, tr.urls[0]+hit)
+	var reqs []string
+	for _, p := range []string{hit, hit, miss, hit, "/live/ch1/../x.m4s", hit} {
+		reqs = append(reqs, "GET "+p+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	resps := rawExchange(t, addr, reqs...)
+	for i, want := range []struct {
+		code  int
+		cache string
+		path  string
+	}{{200, "HIT", hit}, {200, "HIT", hit}, {200, "MISS", miss}, {200, "HIT", hit}, {400, "", ""}, {200, "HIT", hit}} {
+		r := resps[i]
+		if r.StatusCode != want.code || r.Header.Get("X-Cache") != want.cache || want.path != "" && !bytes.Equal(body(t, r), segmentBody(want.path)) {
+			t.Errorf("response %d: got %d X-Cache %q, want %d %q", i, r.StatusCode, r.Header.Get("X-Cache"), want.code, want.cache)
+		}
+	}
+}
+
+// TestLaneClose: closing the lane ends its idle connections, makes Accept
+// fail, and leaves no lane goroutine behind.
+func TestLaneClose(t *testing.T) {
+	o := newFakeOrigin(t, slowSegment)
+	e, err := edgecache.New(edgecache.Config{Origin: o.srv.URL, Self: "http://self", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lane := e.Lane(ktls.NewListener(ln, nil, nil), time.Minute, 5*time.Second)
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := lane.Accept()
+		accepted <- err
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // let the lane pick it up and wait for a request
+	if err := lane.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("idle connection after Close: read %d, %v; want EOF", n, err)
+	}
+	select {
+	case err := <-accepted:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept after Close: got %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept did not return after Close")
+	}
+}
