@@ -62,6 +62,11 @@
 // racing on a key produce two complete writes of which last-writer-wins
 // keeps one.
 //
+// [Client.GetValue] and [Client.Get] assemble a chunked value in memory.
+// [Client.OpenValue] streams it instead, one Store read (up to 4 MiB of
+// chunks) at a time, and reports a failed checksum in place of io.EOF, so
+// a server can relay a large value with a bounded buffer.
+//
 // Orphaned chunks (from dead writers, overwrites and deletes) are reclaimed
 // by [Client.Sweep], which deletes each unreferenced write older than the
 // token window with one record tombstone; a commit re-checks its token's
