@@ -50,8 +50,8 @@
 // layouts: a writer registers its count in the slice record before writing
 // any event under it, then adopts the largest count registered; reads visit
 // the partitions of every registered count and fold copies of one event
-// into one. A read re-reads the set (one small kv read per slice per call)
-// until the slice's accept window has closed and a minute more has passed;
+// into one. A read re-reads the set (one small kv read per slice per call,
+// alongside its first partition fetches) until the slice's accept window has closed and a minute more has passed;
 // a Write that finishes later than half that minute after the window fails
 // (it may have used a layout such a reader does not visit), so clocks must
 // agree within 30 s. With a negative AcceptPast a slice never
@@ -157,9 +157,11 @@
 //     events). A writer learns the larger count at its next layout refresh
 //     (Options.RefreshInterval), its next read of the slice, or restart.
 //   - A read of a slice that is not yet settled (its accept window plus a
-//     minute; never, with a negative AcceptPast) first re-reads the
-//     slice's layout set: one more small kv read per slice per call, a
-//     few µs on kv/local, one more round trip on Cassandra.
+//     minute; never, with a negative AcceptPast) re-reads the slice's
+//     layout set alongside its first partition fetches, and starts the
+//     time bucket again in the rare case that the set changed: one more
+//     small kv read per slice per call, in parallel rather than one more
+//     round trip.
 //   - With Options.Coalesce, Write returns before the events are stored;
 //     a crash loses up to Coalesce of them.
 //   - When concurrent writes keep a split's first verification from

@@ -29,8 +29,8 @@ import (
 //   - an event written through two layouts is read once: the merge folds
 //     the copies of one event together.
 //
-// Reads therefore re-read the set (one small kv read per slice per call)
-// until the slice is settled: its accept window has closed and layoutSettle
+// Reads therefore re-read the set (one small kv read per slice per call, in
+// parallel with the first partition fetches: see sliceForScan) until the slice is settled: its accept window has closed and layoutSettle
 // has passed, after which no write may succeed (see checkLate), and a set
 // read after that is final and cached.
 
@@ -169,6 +169,45 @@ func (n *Namespace) sliceForRead(ctx context.Context, start int64, view map[int6
 	}
 	view[start] = s
 	return s, nil
+}
+
+// sliceForScan is sliceForRead for a scan that can start fetching before
+// the re-read returns (saving a round trip): for a cached unsettled slice
+// it returns the cached set at once and re-reads it in the background.
+// fresh, nil when the returned set is final for this call, then waits for
+// the re-read, records it in view and the cache, and returns it. The
+// caller must call fresh before it returns, and only from its own
+// goroutine.
+func (n *Namespace) sliceForScan(ctx context.Context, start int64, view map[int64]*slice) (s *slice, fresh func() (*slice, error), err error) {
+	if s, ok := view[start]; ok {
+		return s, nil, nil
+	}
+	s = n.cachedSlice(start)
+	if s == nil || n.settled(s) {
+		s, err = n.sliceForRead(ctx, start, view)
+		return s, nil, err
+	}
+	var (
+		fs   *slice
+		ferr error
+		done = make(chan struct{})
+		seen bool
+	)
+	go func() {
+		defer close(done)
+		fs, ferr = n.readLayout(ctx, start)
+	}()
+	return s, func() (*slice, error) {
+		<-done
+		if !seen && ferr == nil {
+			seen = true
+			if fs != nil {
+				n.cacheSlice(fs)
+			}
+			view[start] = fs
+		}
+		return fs, ferr
+	}, nil
 }
 
 // ensureSlice returns the slice at start for a write, creating it — with an

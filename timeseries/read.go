@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/edgekit/edgekit/kv"
@@ -161,7 +162,7 @@ func (n *Namespace) scan(ctx context.Context, series string, from, to time.Time,
 		start := pos.startKey()
 		end := timeKey(lo - 1)
 		sliceAt := n.sliceStart(tbStart)
-		s, err := n.sliceForRead(ctx, sliceAt, view)
+		s, fresh, err := n.sliceForScan(ctx, sliceAt, view)
 		if err != nil {
 			return cutShort(err, tb, nil)
 		}
@@ -171,15 +172,40 @@ func (n *Namespace) scan(ctx context.Context, series string, from, to time.Time,
 			tbStart = sliceAt
 		}
 		if s != nil && start != nil {
-			lv := n.leaves(s, series, tb)
-			b := make([]int64, len(lv))
-			if carry.tb == tb && len(carry.bytes) == len(lv) {
-				for i, x := range carry.bytes {
-					b[i] = int64(x)
+			build := func(s *slice) (*merger, []leaf, []int64) {
+				lv := n.leaves(s, series, tb)
+				b := make([]int64, len(lv))
+				if carry.tb == tb && len(carry.bytes) == len(lv) {
+					for i, x := range carry.bytes {
+						b[i] = int64(x)
+					}
+				}
+				return &merger{n: n, leaves: lv, start: start, end: end, bytes: b, match: match}, lv, b
+			}
+			m, lv, b := build(s)
+			if fresh != nil {
+				// The first fetches run with the cached layouts while
+				// they are re-read; nothing is emitted before they agree.
+				m.verify = func() error {
+					fs, err := fresh()
+					if err == nil && (fs == nil || !slices.Equal(fs.layouts, s.layouts)) {
+						err = errLayoutChanged
+					}
+					return err
 				}
 			}
-			m := &merger{n: n, leaves: lv, start: start, end: end, bytes: b, match: match}
 			err := m.run(ctx, limit-len(page.Events), &page.Events)
+			if errors.Is(err, errLayoutChanged) {
+				fs, _ := fresh()
+				if fs == nil {
+					fs = &slice{ns: s.ns} // dropped meanwhile: nothing to read
+				}
+				m, lv, b = build(fs)
+				err = m.run(ctx, limit-len(page.Events), &page.Events)
+			}
+			if fresh != nil {
+				fresh() // no goroutine outlives the call
+			}
 			n.detectWide(ctx, lv, b)
 			if m.last != nil {
 				us, id, _, _ := parseItemKey(m.last)
@@ -194,6 +220,9 @@ func (n *Namespace) scan(ctx context.Context, series string, from, to time.Time,
 				}
 				return page, nil
 			}
+		}
+		if fresh != nil {
+			fresh() // later buckets of the slice use the re-read set
 		}
 		if tbStart-1 < 1 {
 			break
@@ -229,6 +258,10 @@ func clampBytes(b []int64) []uint32 {
 	return out
 }
 
+// errLayoutChanged: a slice's layout set changed under a read that
+// started with the cached one; the read starts the bucket again.
+var errLayoutChanged = errors.New("edgekit/timeseries: slice layouts changed")
+
 // merger merges the leaves of one time bucket newest first.
 type merger struct {
 	n          *Namespace
@@ -236,6 +269,10 @@ type merger struct {
 	start, end []byte
 	bytes      []int64 // bytes read per leaf (detection)
 	match      func(*Event) bool
+
+	// verify, when set, runs after the first fetches and before any
+	// event is emitted; errLayoutChanged means the leaves were wrong.
+	verify func() error
 
 	cur       []leafCursor
 	last      []byte // event prefix of the last event consumed
@@ -295,6 +332,11 @@ func (m *merger) run(ctx context.Context, need int, out *[]Event) error {
 	moreF := func(int) int { return more }
 	if _, err := m.refill(ctx, first); err != nil {
 		return err
+	}
+	if m.verify != nil {
+		if err := m.verify(); err != nil {
+			return err
+		}
 	}
 	for emitted := 0; emitted < need; {
 		if again, err := m.refill(ctx, moreF); err != nil {
