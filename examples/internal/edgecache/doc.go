@@ -47,6 +47,23 @@
 // Config.MemoryBytes (files included), evicting the oldest entries first;
 // an evicted file stays open until the last viewer reading it is done.
 //
+// # Hit lane
+//
+// Under net/http a hit's own work (a header write and a sendfile) is less
+// than half its CPU: the rest is per-request machinery — request and
+// response objects, two header maps, contexts, a background-read goroutine,
+// six deadline updates. Edge.Lane wraps the server's listener and answers
+// the commonest request itself: an HTTP/1.1 GET or HEAD of a cached 200
+// body whose head carries nothing that could change the answer (no Range,
+// If-*, body or Connection: close; laneHeaderName lists the headers it
+// tolerates).
+// It writes the same header set the handler would from a per-connection
+// buffer, then the body by sendfile (a memory body in the same writev).
+// The first request it does not answer — a miss, /metrics, anything
+// unusual or malformed — hands the connection, with every byte already
+// read, to the http.Server, which serves it from then on exactly as
+// without the lane. The lane keeps the server's idle and header timeouts.
+//
 // # Metrics
 //
 // /metrics serves Prometheus text written by hand: requests by result
@@ -58,7 +75,9 @@
 //
 // # Concurrency
 //
-// An *Edge is safe for concurrent use. The cache has one mutex (guarding
+// An *Edge and a *Lane are safe for concurrent use; a Lane runs one
+// goroutine per connection it holds, ending when the connection is handed
+// over, goes idle or closes, or the Lane closes. The cache has one mutex (guarding
 // its index); entries are immutable once stored and reference-counted
 // while being sent.
 package edgecache

@@ -143,7 +143,16 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 	var buf bytes.Buffer
 	stall := newStallReader(resp.Body, e.cfg.StallTimeout)
 	defer stall.stop()
-	n, err := io.Copy(w, io.TeeReader(stall, &buf))
+	var src io.Reader = stall
+	if resp.ContentLength >= 0 {
+		// Stop at the promised length instead of at the read that returns
+		// io.EOF after it: the transport fails that read once the flight's
+		// context is cancelled, which happens when the last viewer, already
+		// holding the whole body, hangs up — and a whole body went uncached
+		// (the occasional second origin fetch right after a miss).
+		src = io.LimitReader(stall, resp.ContentLength)
+	}
+	n, err := io.Copy(w, io.TeeReader(src, &buf))
 	e.m.bytesIn.Add(n)
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = io.ErrUnexpectedEOF
@@ -158,6 +167,12 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 	}
 	if cacheable(resp.StatusCode) {
 		e.cache.put(key, resp.StatusCode, hd.ctype, buf.Bytes(), ttl)
+	}
+	if resp.ContentLength >= 0 {
+		// Let the transport see io.EOF so that it can reuse the connection;
+		// the body is whole whatever this read returns.
+		var one [1]byte
+		_, _ = resp.Body.Read(one[:])
 	}
 	return nil
 }
