@@ -107,6 +107,41 @@ func forEachTrial(t *testing.T, trials map[string]int, fn func(t *testing.T, sto
 	}
 }
 
+// tickers hands Options.NewTicker channels the test ticks by hand, one per
+// interval (tests give each ticker they drive a distinct interval).
+type tickers struct {
+	mu sync.Mutex // guards m
+	m  map[time.Duration]chan time.Time
+}
+
+// New is an Options.NewTicker.
+func (k *tickers) New(d time.Duration) (<-chan time.Time, func()) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = map[time.Duration]chan time.Time{}
+	}
+	ch := make(chan time.Time)
+	k.m[d] = ch
+	return ch, func() {}
+}
+
+// get waits for the background goroutine to make the ticker of interval d.
+func (k *tickers) get(t *testing.T, d time.Duration) chan time.Time {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+		k.mu.Lock()
+		ch := k.m[d]
+		k.mu.Unlock()
+		if ch != nil {
+			return ch
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ticker of %v was made", d)
+		}
+	}
+}
+
 // clock is a settable fake clock.
 type clock struct {
 	mu sync.Mutex // guards t

@@ -416,17 +416,8 @@ func TestWritersConvergeOnRefresh(t *testing.T) {
 	c := newClock()
 	o := testOpts(c)
 	o.EventBuckets, o.NoBackground, o.RefreshInterval = 2, false, 13*time.Minute
-	var (
-		mu    sync.Mutex // guards ticks
-		ticks = map[time.Duration]chan time.Time{}
-	)
-	o.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		ch := make(chan time.Time)
-		ticks[d] = ch
-		return ch, func() {}
-	}
+	ticks := &tickers{}
+	o.NewTicker = ticks.New
 	store := kvtestStore()
 	ns, err := timeseries.Open(ctx, store, "conv", o)
 	if err != nil {
@@ -449,15 +440,7 @@ func TestWritersConvergeOnRefresh(t *testing.T) {
 	if err := ns.Write(ctx, "s", ev(at.Add(time.Second), "e2", "k", "v")); err != nil {
 		t.Fatal(err)
 	}
-	var tick chan time.Time // made by the goroutine Open started, soon
-	for deadline := time.Now().Add(20 * time.Second); tick == nil; time.Sleep(time.Millisecond) {
-		mu.Lock()
-		tick = ticks[13*time.Minute]
-		mu.Unlock()
-		if tick == nil && time.Now().After(deadline) {
-			t.Fatal("no refresh ticker was made")
-		}
-	}
+	tick := ticks.get(t, 13*time.Minute)
 	tick <- c.Now()
 	tick <- c.Now() // taken only once the first refresh is done
 	if err := ns.Write(ctx, "s", ev(at.Add(2*time.Second), "e3", "k", "v")); err != nil {

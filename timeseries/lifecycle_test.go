@@ -411,18 +411,11 @@ func TestBackgroundRetentionTicks(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	t0 := c.Now()
-	ticks := map[time.Duration]chan time.Time{}
-	var mu sync.Mutex // guards ticks
+	ticks := &tickers{}
 	o := testOpts(c)
 	o.NoBackground, o.Retention, o.AcceptPast = false, time.Hour, time.Minute
 	o.RetentionInterval = 7 * time.Minute // tells its ticker apart
-	o.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		ch := make(chan time.Time)
-		ticks[d] = ch
-		return ch, func() {}
-	}
+	o.NewTicker = ticks.New
 	store := kvtest.NewMemStore()
 	ns, err := timeseries.Open(ctx, store, "bgret", o)
 	if err != nil {
@@ -436,16 +429,7 @@ func TestBackgroundRetentionTicks(t *testing.T) {
 		}
 	}
 	c.Set(t0.Add(3 * time.Hour))
-	var tick chan time.Time // made by the goroutine Open started, soon
-	for deadline := time.Now().Add(20 * time.Second); tick == nil; time.Sleep(time.Millisecond) {
-		mu.Lock()
-		tick = ticks[7*time.Minute]
-		mu.Unlock()
-		if tick == nil && time.Now().After(deadline) {
-			t.Fatal("no retention ticker was made")
-		}
-	}
-	tick <- c.Now()
+	ticks.get(t, 7*time.Minute) <- c.Now()
 	for deadline := time.Now().Add(20 * time.Second); ns.Stats().SlicesDropped < 2; time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("retention tick dropped %d slices, want 2", ns.Stats().SlicesDropped)
