@@ -122,24 +122,40 @@ func (s *Store) publishLocked(seq uint64, frame, nPage uint32) {
 	s.broadcastLocked()
 }
 
-// maxGather bounds how long a group-commit leader waits for a commit that
-// is being written to join its fsync.
-const maxGather = 100 * time.Microsecond
+// minGather and maxGather bound how long a group-commit leader waits for
+// commits to join its fsync; between them the wait is half the recent
+// fsync time, so it never costs more than a fraction of what it saves.
+const (
+	minGather = 100 * time.Microsecond
+	maxGather = 2 * time.Millisecond
+)
 
-// gatherLocked is the group-commit leader's short wait before its fsync
-// (PostgreSQL's commit_delay, but only when it pays): while another
-// transaction holds the writer lock it is about to append a commit, so the
-// leader waits, up to maxGather, for it to do so and share this fsync.
-// Without this, the first committer back from the previous fsync would sync
-// alone and the batches would alternate between one commit and the rest.
+// gatherLocked is the group-commit leader's wait before its fsync
+// (PostgreSQL's commit_delay and MySQL's binlog_group_commit_sync_delay,
+// but only when it pays). It waits while another transaction holds the
+// writer lock, since that one is about to append a commit; and it waits for
+// the committers the previous fsync just released, expecting them back:
+// the last batch's size, less one for the leader, who may be one of them.
+// Without the second wait, on a busy machine the committers released by one
+// fsync return while the next one already runs, and the batches alternate
+// between two halves of the committers instead of taking all of them. A
+// lone committer never waits (its last batch was itself). The wait ends at
+// the target, or after half the recent fsync time (within minGather and
+// maxGather), whichever comes first.
 // s.mu held; s.syncing set.
 func (s *Store) gatherLocked() {
-	if len(s.writer) == 0 {
+	target := s.writtenSeq - s.pubSeq
+	if s.lastBatch > 1 {
+		target += s.lastBatch - 1
+	}
+	want := func() bool { return len(s.writer) > 0 || s.writtenSeq-s.pubSeq < target }
+	if !want() {
 		return
 	}
-	timer := time.NewTimer(maxGather)
+	limit := min(max(s.syncAvg/2, minGather), maxGather)
+	timer := time.NewTimer(limit)
 	defer timer.Stop()
-	for len(s.writer) > 0 {
+	for want() {
 		// A channel of its own, so that appends wake only the leader and
 		// not every committer waiting for its fsync.
 		ch := make(chan struct{})
@@ -183,10 +199,16 @@ func (s *Store) waitDurable(seq uint64) error {
 		}
 		tseq, tframe, tpages := s.writtenSeq, s.written, s.writtenPages
 		s.mu.Unlock()
+		start := time.Now()
 		err := s.syncWAL()
+		took := time.Since(start)
 		s.mu.Lock()
 		s.syncing = false
 		if err == nil {
+			if s.sync == SyncGroup {
+				s.lastBatch = tseq - s.pubSeq
+				s.syncAvg += (took - s.syncAvg) / 8
+			}
 			s.publishLocked(tseq, tframe, tpages)
 		}
 		s.broadcastLocked()

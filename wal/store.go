@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/edgekit/edgekit/wal/vfs"
 )
@@ -58,6 +59,8 @@ type Store struct {
 	nBackfill              uint32        // frames of gen already copied into the db file and synced
 	syncing                bool          // a group-commit leader is in fsync
 	appended               chan struct{} // non-nil while that leader gathers; closed by the next append
+	lastBatch              uint64        // commits the last group fsync made durable
+	syncAvg                time.Duration // moving average of a WAL fsync's duration (SyncGroup)
 	failed                 error         // sticky: wraps ErrFailed after a failed WAL fsync
 	closed                 bool
 	readers                map[*Snapshot]struct{}
