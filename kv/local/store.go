@@ -43,9 +43,12 @@ type Store struct {
 	// starts over, as its namespace may now be another tree of that name.
 	drops atomic.Uint64
 
-	qmu     sync.Mutex // guards queue, leading
-	queue   []*request // Apply calls waiting for the next group commit
-	leading bool       // a goroutine is running group commits
+	qmu       sync.Mutex    // guards queue, leading, queued, lastBatch, commitAvg
+	queue     []*request    // Apply calls waiting for the next group commit
+	leading   bool          // a goroutine is running group commits
+	queued    chan struct{} // non-nil while a new leader gathers; closed by the next enqueue
+	lastBatch int           // requests in the last group commit
+	commitAvg time.Duration // moving average of a group commit's duration
 
 	sweep *sweeper
 }
