@@ -154,6 +154,13 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 	}
 	n, err := io.Copy(w, io.TeeReader(src, &buf))
 	e.m.bytesIn.Add(n)
+	if resp.ContentLength >= 0 && n == resp.ContentLength && int64(buf.Len()) == n {
+		// Every promised byte is in the flight and in buf, so the body is
+		// whole whatever else the copy reports: the flight's Writer checks
+		// its context before the read that would return io.EOF, and that
+		// context ends when the last viewer, holding the whole body, hangs up.
+		err = nil
+	}
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = io.ErrUnexpectedEOF
 	}
