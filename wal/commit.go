@@ -206,7 +206,9 @@ func (s *Store) waitDurable(seq uint64) error {
 		s.syncing = false
 		if err == nil {
 			if s.sync == SyncGroup {
-				s.lastBatch = tseq - s.pubSeq
+				// Decay one commit per fsync, so that one batch with a
+				// straggler missing does not make the next leader stop waiting.
+				s.lastBatch = max(tseq-s.pubSeq, s.lastBatch-min(s.lastBatch, 1))
 				s.syncAvg += (took - s.syncAvg) / 8
 			}
 			s.publishLocked(tseq, tframe, tpages)

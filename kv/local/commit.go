@@ -72,8 +72,8 @@ const (
 	maxGather = 2 * time.Millisecond
 )
 
-// gatherLocked is a leader's wait before it takes the queue: when the last
-// group commit carried k requests, concurrent writers are about, and a
+// gatherLocked is a leader's wait before it takes the queue: when the
+// recent group commits carried k requests, concurrent writers are about, and a
 // leader who finds fewer than k queued waits briefly for the rest. Without
 // it, a caller that issues k Applies at once (timeseries writes one per
 // partition) pays two commits: the first Apply to arrive commits alone and
@@ -119,7 +119,9 @@ func (s *Store) lead() {
 	took := time.Since(start)
 
 	s.qmu.Lock()
-	s.lastBatch = len(batch)
+	// The target decays one request per commit, so that one straggler
+	// (a batch of 3 and then 1) does not make the next leader stop waiting.
+	s.lastBatch = max(len(batch), s.lastBatch-1)
 	s.commitAvg += (took - s.commitAvg) / 8
 	if len(s.queue) > 0 {
 		close(s.queue[0].lead)

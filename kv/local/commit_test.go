@@ -68,8 +68,10 @@ func TestGroupCommitGathersConcurrentApplies(t *testing.T) {
 	after, _ := s.Stats()
 	commits := after.Commits - before.Commits
 	t.Logf("%d rounds of %d concurrent Applies: %d commits", rounds, width, commits)
-	// The first round cannot know to wait; allow a few stragglers.
-	if commits > rounds+rounds/4 {
+	// The first round cannot know to wait, and on a loaded machine a
+	// goroutine may start too late for its round; the previous leader
+	// made 2 commits every round (40).
+	if commits > rounds*3/2 {
 		t.Errorf("%d commits for %d rounds of %d concurrent Applies, want about one per round", commits, rounds, width)
 	}
 	// A lone writer: one commit per Apply, and no gather wait to speak of.
