@@ -138,8 +138,9 @@ const (
 // the last batch's size, less one for the leader, who may be one of them.
 // Without the second wait, on a busy machine the committers released by one
 // fsync return while the next one already runs, and the batches alternate
-// between two halves of the committers instead of taking all of them. A
-// lone committer never waits (its last batch was itself). The wait ends at
+// between two halves of the committers instead of taking all of them. The
+// expected batch decays by one per fsync, so a lone committer waits only
+// for its first few commits after a burst of others. The wait ends at
 // the target, or after half the recent fsync time (within minGather and
 // maxGather), whichever comes first.
 // s.mu held; s.syncing set.

@@ -77,8 +77,9 @@ const (
 // leader who finds fewer than k queued waits briefly for the rest. Without
 // it, a caller that issues k Applies at once (timeseries writes one per
 // partition) pays two commits: the first Apply to arrive commits alone and
-// the others share the next. A lone writer never waits (its last batch was
-// itself). s.qmu held.
+// the others share the next. The target decays by one per commit, so a
+// lone writer waits only for its first few commits after a burst of
+// others. s.qmu held.
 func (s *Store) gatherLocked() {
 	target := min(s.lastBatch, s.opts.MaxBatch)
 	if len(s.queue) >= target {
