@@ -202,7 +202,7 @@ func (e *Edge) Stats() Stats {
 	n, b := e.cache.size()
 	return Stats{
 		Hits: e.m.hits.Load(), Misses: e.m.misses.Load(), Coalesced: e.m.coalesced.Load(),
-		OriginFetches: e.m.originFetches.Load(), PeerFetches: e.m.peerFetches.Load(),
+		OriginFetches: e.m.originFetches.Load(), PeerFetches: e.m.peerFetches.Load(), Refilled: e.m.refilled.Load(),
 		UpstreamErrors: e.m.upstreamErrors.Load(), PeerFailovers: e.m.peerFailovers.Load(),
 		BytesOut: e.m.bytesOut.Load(), BytesIn: e.m.bytesIn.Load(), BadRequests: e.m.badRequests.Load(), SendFile: e.m.sendfile.Load(), Copied: e.m.copied.Load(),
 		Viewers: e.m.activeViewers(e.cfg.Now().Add(-viewerWindow)), CacheEntries: n, CacheBytes: b,

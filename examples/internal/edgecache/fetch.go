@@ -57,6 +57,14 @@ func (d *downSet) mark(id string) {
 // owns, goes to the origin; otherwise to the owner, then the next members of
 // the key's LocateN list when one fails, and to the origin when all fail.
 func (e *Edge) fill(ctx context.Context, key string, fromPeer bool, w *coalesce.Writer[*head]) error {
+	// A request that missed the cache just as the previous flight for key
+	// stored its body and ended starts a new flight; the body is here now.
+	// (The previous flight stores before it ends, so a flight that starts
+	// after it always finds the body.)
+	if ent := e.cache.get(key); ent != nil {
+		defer ent.release()
+		return e.fillFromCache(ent, w)
+	}
 	var order []string
 	if !fromPeer {
 		order = e.ring.LocateNString(key, e.ring.Len())
@@ -97,6 +105,22 @@ func (e *Edge) fill(ctx context.Context, key string, fromPeer bool, w *coalesce.
 		return err
 	}
 	return e.relay(ctx, key, "origin", resp, w)
+}
+
+// fillFromCache serves a flight from a cached entry instead of upstream.
+func (e *Edge) fillFromCache(ent *entry, w *coalesce.Writer[*head]) error {
+	e.m.refilled.Add(1)
+	hd := &head{status: ent.status, ctype: ent.ctype, length: ent.size, ttl: ent.expires.Sub(e.cfg.Now()), via: "cache"}
+	w.SizeHint(ent.size)
+	if err := w.SetHeader(hd); err != nil {
+		return err
+	}
+	if ent.file == nil {
+		_, err := w.Write(ent.body)
+		return err
+	}
+	_, err := io.Copy(w, io.NewSectionReader(ent.file, 0, ent.size))
+	return err
 }
 
 // get sends one upstream GET. A 5xx answer counts as a failure (the body

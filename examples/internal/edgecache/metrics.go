@@ -47,6 +47,7 @@ func (h *histogram) write(w io.Writer, name, labels string) {
 type metrics struct {
 	hits, misses, coalesced            atomic.Int64
 	originFetches, peerFetches         atomic.Int64
+	refilled                           atomic.Int64
 	upstreamErrors, peerFailovers      atomic.Int64
 	bytesOut, bytesIn                  atomic.Int64
 	sendfile, copied                   atomic.Int64
@@ -81,6 +82,7 @@ func (m *metrics) activeViewers(since time.Time) int {
 type Stats struct {
 	Hits, Misses, Coalesced    int64 // requests served from cache, by an own upstream fetch, by joining another's
 	OriginFetches, PeerFetches int64 // upstream requests this edge made
+	Refilled                   int64 // flights served from the cache: their request missed just as the body was stored
 	UpstreamErrors             int64 // upstream attempts that failed (connect, timeout, 5xx)
 	PeerFailovers              int64 // requests that moved to the next member after a failed peer
 	BytesOut, BytesIn          int64 // body bytes sent to clients, fetched upstream
@@ -111,6 +113,7 @@ func (e *Edge) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "edge_requests_total{result=\"hit\"} %d\nedge_requests_total{result=\"miss\"} %d\nedge_requests_total{result=\"coalesced\"} %d\n", st.Hits, st.Misses, st.Coalesced)
 	counter("edge_origin_fetches_total", "Requests this edge sent to the origin.", st.OriginFetches)
 	counter("edge_peer_fetches_total", "Requests this edge sent to the owning peer edge.", st.PeerFetches)
+	counter("edge_flights_from_cache_total", "Flights served from the cache because their request missed just as the previous flight stored the body.", st.Refilled)
 	counter("edge_upstream_errors_total", "Upstream attempts that failed (connect error, timeout, 5xx, cut body).", st.UpstreamErrors)
 	counter("edge_peer_failovers_total", "Requests moved to the next member of the key's LocateN list.", st.PeerFailovers)
 	counter("edge_bytes_sent_total", "Body bytes sent to clients.", st.BytesOut)

@@ -1,0 +1,48 @@
+package edgecache
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestMissAfterStoreServesFromCache: a request that missed the cache just
+// before the previous flight stored the body and ended (simulated by
+// calling serveMiss with the body already cached) is answered from the
+// cache, not by a second upstream fetch — for a memory body and a file.
+func TestMissAfterStoreServesFromCache(t *testing.T) {
+	var fetches atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Write([]byte("from origin"))
+	}))
+	defer origin.Close()
+	e, err := New(Config{Origin: origin.URL, Self: "http://127.0.0.1:1", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, size := range []int{100, 64 << 10} { // under and over the disk threshold
+		key := "/live/c/v/seg" + string(rune('0'+size%10)) + ".m4s"
+		body := bytes.Repeat([]byte{byte(size)}, size)
+		e.cache.put(key, http.StatusOK, "video/mp4", body, time.Minute)
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, key, nil)
+		e.serveMiss(rec, req, key, time.Now())
+		if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), body) {
+			t.Fatalf("size %d: status %d, %d body bytes, want 200 and the cached %d", size, rec.Code, rec.Body.Len(), size)
+		}
+		if got := rec.Header().Get("X-Cache-Via"); got != "cache" {
+			t.Errorf("size %d: X-Cache-Via %q, want cache", size, got)
+		}
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("origin fetched %d times, want 0", n)
+	}
+	if st := e.Stats(); st.Refilled != 2 || st.OriginFetches != 0 {
+		t.Errorf("stats: refilled %d, origin fetches %d; want 2, 0", st.Refilled, st.OriginFetches)
+	}
+}
