@@ -47,7 +47,9 @@ func (e *entry) release() {
 }
 
 // cache is a byte-bounded response cache: entries expire at their TTL and,
-// past the budget, the oldest stored go first. Bodies larger than
+// past the budget, the least recently used go first (a live window's old
+// segments, which nobody asks for any more, before a VOD title's popular
+// ones). Bodies larger than
 // diskMin go to files under dir (when dir is set) so hits can leave by
 // sendfile; the rest stay in memory.
 type cache struct {
@@ -58,7 +60,7 @@ type cache struct {
 
 	mu    sync.Mutex // guards m, order, bytes, seq
 	m     map[string]*entry
-	order *list.List // oldest stored first
+	order *list.List // least recently used first
 	bytes int64
 	seq   uint64
 }
@@ -80,6 +82,7 @@ func (c *cache) get(key string) *entry {
 		return nil
 	}
 	e.refs.Add(1)
+	c.order.MoveToBack(e.elem)
 	return e
 }
 

@@ -44,7 +44,7 @@
 // http.ServeContent. With Config.Pool and Config.Policy (numa.DiskSilo), the send runs
 // on a worker pinned to the NUMA node of the file's disk; examples/edge sets
 // them only on machines with more than one node. The cache is bounded by
-// Config.MemoryBytes (files included), evicting the oldest entries first;
+// Config.MemoryBytes (files included), evicting the least recently used entries first;
 // an evicted file stays open until the last viewer reading it is done.
 //
 // # Hit lane
