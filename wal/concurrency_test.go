@@ -1,6 +1,7 @@
 package wal_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -98,39 +99,32 @@ func TestSnapshotsStableUnderWriterAndCheckpoints(t *testing.T) {
 	}
 }
 
-// slowSyncFS makes every fsync take a while, as a disk does, so that group
-// commit has something to amortize even on a memory file system.
-type slowSyncFS struct{ *vfs.Mem }
+// slowSyncFS makes every fsync take delay (1 ms when zero), as a disk
+// does, so that group commit has something to amortize even on a memory
+// file system.
+type slowSyncFS struct {
+	*vfs.Mem
+	delay time.Duration
+}
 
-type slowSyncFile struct{ vfs.File }
+type slowSyncFile struct {
+	vfs.File
+	delay time.Duration
+}
 
-func (f slowSyncFile) Sync() error { time.Sleep(time.Millisecond); return f.File.Sync() }
+func (f slowSyncFile) Sync() error { time.Sleep(f.delay); return f.File.Sync() }
 
-// slowerSyncFS is slowSyncFS with a 4 ms fsync: long enough that committers
-// released by one fsync are back, on a loaded machine too, well inside the
-// leader's wait for them (half an fsync).
-type slowerSyncFS struct{ *vfs.Mem }
-
-type slowerSyncFile struct{ vfs.File }
-
-func (f slowerSyncFile) Sync() error { time.Sleep(4 * time.Millisecond); return f.File.Sync() }
-
-func (s slowerSyncFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
+func (s slowSyncFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	f, err := s.Mem.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return slowerSyncFile{f}, nil
+	return slowSyncFile{f, cmp.Or(s.delay, time.Millisecond)}, nil
 }
 
-// TestGroupCommitTakesEveryCommitter: 8 committers in a loop share each
-// fsync among nearly all of them. Before the leader waited for the
-// committers the previous fsync released, the batches alternated between
-// two halves (about 4 commits per fsync).
-func TestGroupCommitTakesEveryCommitter(t *testing.T) {
-	st := mustOpen(t, slowerSyncFS{vfs.NewMem()}, &wal.Options{PageSize: 512, Sync: wal.SyncGroup, AutoCheckpoint: -1})
-	defer st.Close()
-	const goroutines, per = 8, 30
+// runCommitters runs goroutines committers of per commits each, every
+// committer writing its own page.
+func runCommitters(t *testing.T, st *wal.Store, goroutines, per int) {
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Add(1)
@@ -142,6 +136,19 @@ func TestGroupCommitTakesEveryCommitter(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestGroupCommitTakesEveryCommitter: 8 committers in a loop share each
+// fsync among nearly all of them. Before the leader waited for the
+// committers the previous fsync released, the batches alternated between
+// two halves (about 4 commits per fsync). The 4 ms fsync is long enough
+// that released committers are back, on a loaded machine too, well inside
+// the leader's wait for them (half an fsync).
+func TestGroupCommitTakesEveryCommitter(t *testing.T) {
+	st := mustOpen(t, slowSyncFS{vfs.NewMem(), 4 * time.Millisecond}, &wal.Options{PageSize: 512, Sync: wal.SyncGroup, AutoCheckpoint: -1})
+	defer st.Close()
+	const goroutines, per = 8, 30
+	runCommitters(t, st, goroutines, per)
 	s := st.Stats()
 	per1 := float64(s.Commits) / float64(s.WALSyncs)
 	t.Logf("%d commits, %d WAL fsyncs: %.2f commits per fsync", s.Commits, s.WALSyncs, per1)
@@ -150,29 +157,11 @@ func TestGroupCommitTakesEveryCommitter(t *testing.T) {
 	}
 }
 
-func (s slowSyncFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
-	f, err := s.Mem.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return slowSyncFile{f}, nil
-}
-
 func TestGroupCommitSharesFsyncs(t *testing.T) {
-	st := mustOpen(t, slowSyncFS{vfs.NewMem()}, &wal.Options{PageSize: 512, Sync: wal.SyncGroup, AutoCheckpoint: -1})
+	st := mustOpen(t, slowSyncFS{Mem: vfs.NewMem()}, &wal.Options{PageSize: 512, Sync: wal.SyncGroup, AutoCheckpoint: -1})
 	defer st.Close()
 	const goroutines, per = 8, 40
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range per {
-				writeTx(t, st, map[uint32]byte{uint32(1 + g): byte(i)})
-			}
-		}()
-	}
-	wg.Wait()
+	runCommitters(t, st, goroutines, per)
 	s := st.Stats()
 	t.Logf("%d commits, %d WAL fsyncs", s.Commits, s.WALSyncs)
 	if s.Commits != goroutines*per {

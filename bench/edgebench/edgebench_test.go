@@ -22,13 +22,19 @@ import (
 // These tests check the harness on a tiny scale against edgekit only; the
 // peers and the full workloads are run by run.sh (see README.md).
 
-func testOrigin(t *testing.T, seg time.Duration) *Origin {
+// testOrigin starts a small synthetic origin with seg-long live segments;
+// liveMaxAge, when given, is the Cache-Control max-age of live segments.
+func testOrigin(t *testing.T, seg time.Duration, liveMaxAge ...time.Duration) *Origin {
 	t.Helper()
-	o, err := NewOrigin("127.0.0.1:0", OriginConfig{
+	cfg := OriginConfig{
 		TTFB: 200 * time.Millisecond, Rate: 64 << 20, LiveTTFB: 5 * time.Millisecond, LiveRate: 64 << 20,
 		Stall: 300 * time.Millisecond, Epoch: time.Now().Truncate(seg), SegDur: seg,
 		Bitrates: []int64{200_000, 400_000}, HoldOpen: 2 * seg,
-	})
+	}
+	if len(liveMaxAge) > 0 {
+		cfg.LiveMaxAge = liveMaxAge[0]
+	}
+	o, err := NewOrigin("127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

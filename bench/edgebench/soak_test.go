@@ -24,15 +24,7 @@ func TestSoakEdgekit(t *testing.T) {
 	seg := time.Second
 	// A 10 s live window: the cache's files for it stop growing after
 	// 10 s, so a climb after that is a leak, not warm-up.
-	o, err := NewOrigin("127.0.0.1:0", OriginConfig{
-		TTFB: 200 * time.Millisecond, Rate: 64 << 20, LiveTTFB: 5 * time.Millisecond, LiveRate: 64 << 20,
-		Stall: 300 * time.Millisecond, Epoch: time.Now().Truncate(seg), SegDur: seg,
-		Bitrates: []int64{200_000, 400_000}, HoldOpen: 2 * seg, LiveMaxAge: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Stop)
+	o := testOrigin(t, seg, 10*time.Second)
 	tg := startEdge(t, o, 1)
 	cfg := LiveConfig{Viewers: 100, Duration: dur, Channels: 3, Renditions: 2, Spread: 100 * time.Millisecond,
 		Timeout: 5 * time.Second, Retry: 100 * time.Millisecond, Verify: true, Seed: 3}

@@ -349,7 +349,7 @@ func readLatency(b *testing.B, store kv.Store) {
 	}
 	b.Run("wide/after-split", func(b *testing.B) { measure(b, "wide") })
 	b.Run("normal/after-split", func(b *testing.B) { measure(b, "normal-3") })
-	clock.Store(now.Truncate(24*time.Hour).Add(24*time.Hour + 2*time.Hour + 2*time.Minute).UnixMicro())
+	clock.Store(now.Truncate(24 * time.Hour).Add(24*time.Hour + 2*time.Hour + 2*time.Minute).UnixMicro())
 	b.Run("normal/settled-layout", func(b *testing.B) { measure(b, "normal-3") })
 }
 
