@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -138,4 +139,53 @@ func TestFlightCtxCancelRace(t *testing.T) {
 			t.Fatalf("trial %d: Err = %v", trial, c.Err())
 		}
 	}
+}
+
+// TestHintedBodyIsOneChunk: a body whose size was hinted is stored in one
+// chunk of exactly that size; reading the source's EOF must not add another
+// (it used to add a 1 MiB one, held for as long as the body lingered).
+func TestHintedBodyIsOneChunk(t *testing.T) {
+	const n = 2 << 20
+	s := NewStream[string, int](&Options{Linger: time.Minute})
+	defer s.Close()
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	rd, err := s.Open(context.Background(), "seg", func(_ context.Context, w *Writer[int]) error {
+		w.SizeHint(n)
+		_, err := w.ReadFrom(bytesReader(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	if _, err := rd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	rd.b.mu.Lock()
+	defer rd.b.mu.Unlock()
+	if len(rd.b.chunks) != 1 || cap(rd.b.chunks[0]) != n || rd.b.size != n {
+		var caps []int
+		for _, c := range rd.b.chunks {
+			caps = append(caps, cap(c))
+		}
+		t.Fatalf("body of %d bytes in chunks of capacity %v; want one of %d", rd.b.size, caps, n)
+	}
+}
+
+// bytesReader is a reader that, like bytes.Reader and most network bodies,
+// returns its data and then io.EOF from a later Read.
+func bytesReader(p []byte) io.Reader { return &sliceReader{p: p} }
+
+type sliceReader struct{ p []byte }
+
+func (r *sliceReader) Read(b []byte) (int, error) {
+	if len(r.p) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.p)
+	r.p = r.p[n:]
+	return n, nil
 }

@@ -316,6 +316,64 @@ func TestStreamReaderCancel(t *testing.T) {
 	})
 }
 
+// eofGate is a source that returns its bytes, then blocks until gate is
+// closed before it reports io.EOF: an upstream whose connection lingers
+// after the last byte of a Content-Length body.
+type eofGate struct {
+	data []byte
+	gate chan struct{}
+}
+
+func (g *eofGate) Read(p []byte) (int, error) {
+	if len(g.data) > 0 {
+		n := copy(p, g.data)
+		g.data = g.data[n:]
+		return n, nil
+	}
+	<-g.gate
+	return 0, io.EOF
+}
+
+// TestStreamReadFromHintedBodyOutlivesReader: with SizeHint, a body read
+// whole by ReadFrom is complete even if its last reader leaves before the
+// source reports EOF; the fill neither fails nor makes another chunk.
+func TestStreamReadFromHintedBodyOutlivesReader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := coalesce.NewStream[string, hdr](nil)
+		body := bytes.Repeat([]byte("x"), 10000)
+		src := &eofGate{data: body, gate: make(chan struct{})}
+		type result struct {
+			n   int64
+			err error
+		}
+		fillDone := make(chan result, 1)
+		fill := func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+			w.SizeHint(int64(len(body)))
+			n, err := w.ReadFrom(src)
+			fillDone <- result{n, err}
+			return err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r, err := s.Open(ctx, "k", fill)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(body))
+		if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("reader: %v, body equal = %v", err, bytes.Equal(got, body))
+		}
+		synctest.Wait() // the fill is blocked waiting for EOF
+		cancel()        // the last reader leaves
+		r.Close()
+		synctest.Wait()
+		close(src.gate)
+		res := <-fillDone
+		if res.err != nil || res.n != int64(len(body)) {
+			t.Fatalf("ReadFrom = %d, %v; want %d, nil", res.n, res.err, len(body))
+		}
+	})
+}
+
 // TestStreamLinger: a complete body keeps serving new readers from memory
 // inside the window, without a new fill; after it, a new fill runs.
 func TestStreamLinger(t *testing.T) {

@@ -99,6 +99,25 @@ func (w *Writer[H]) ReadFrom(r io.Reader) (n int64, err error) {
 		return 0, w.err
 	}
 	for {
+		if w.used == len(w.cur) && w.hint > 0 && w.n >= w.hint {
+			// The hinted size is in: look for EOF before making a chunk
+			// nobody may need, and before checking the flight, so that a
+			// body read whole is not failed because its last reader left
+			// between its last byte and EOF.
+			var probe [1]byte
+			k, rerr := io.ReadFull(r, probe[:])
+			if k == 0 {
+				if rerr == io.EOF {
+					rerr = nil
+				}
+				return n, rerr
+			}
+			if _, err := w.Write(probe[:k]); err != nil {
+				return n, err
+			}
+			n += int64(k)
+			continue
+		}
 		t, err := w.tail()
 		if err == errFull {
 			// At the bound exactly: too large only if r has more.
