@@ -179,19 +179,35 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rep, err := measure(ctx, opt, "edgebench "+strings.Join(args, " "), stdout)
+	if err != nil {
+		return err
+	}
+	if len(rep.Leftovers) > 0 {
+		return fmt.Errorf("%d servers or ports left after their workload (see report.md)", len(rep.Leftovers))
+	}
+	return nil
+}
+
+// measure runs every workload of opt against every target, writes the
+// report to opt.Out after each workload, and checks at the end that every
+// server it started is gone (Report.Leftovers). The error is for a run
+// that could not go on (a cancelled ctx, an unwritable -out); a target
+// that failed is in Report.NotMeasured instead. TestPeers calls it as
+// run.sh does, at a tiny scale.
+func measure(ctx context.Context, opt *Options, command string, stdout io.Writer) (*Report, error) {
 	if opt.Work == "" {
 		d, err := os.MkdirTemp("", "edgebench-")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer os.RemoveAll(d)
 		opt.Work = d
 	}
 	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	rep := &Report{Options: opt, Started: time.Now().UTC(), Machine: machine(), NotMeasured: map[string]string{}}
-	rep.Command = "edgebench " + strings.Join(args, " ")
+	rep := &Report{Options: opt, Started: time.Now().UTC(), Machine: machine(), NotMeasured: map[string]string{}, Command: command}
 	fmt.Fprintf(stdout, "edgebench: mode %s, seed %d, work %s\n", opt.Mode, opt.Seed, opt.Work)
 
 	env := &Env{Workers: opt.Workers, EdgeBin: opt.EdgeBin}
@@ -207,7 +223,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	opt.Origin.Epoch = time.Now().Truncate(opt.Origin.SegDur)
 	org, err := NewOrigin("127.0.0.1:0", opt.Origin)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer org.Stop()
 	env.Origin = org.Addr()
@@ -216,13 +232,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, name := range opt.Targets {
 		spec, ok := specByName(name)
 		if !ok {
-			return fmt.Errorf("unknown target %q", name)
+			return nil, fmt.Errorf("unknown target %q", name)
 		}
 		if _, done := rep.NotMeasured[name]; done {
 			continue
 		}
 		if miss := spec.Missing(env); len(miss) > 0 {
-			rep.NotMeasured[name] = "missing: " + strings.Join(miss, ", ") + " (see README.md)"
+			hint := "see README.md"
+			if spec.Package != "" {
+				hint = "apt-get install " + spec.Package + "; " + hint
+			}
+			rep.NotMeasured[name] = "missing: " + strings.Join(miss, ", ") + " (" + hint + ")"
 			fmt.Fprintf(stdout, "edgebench: %s not measured: %s\n", name, rep.NotMeasured[name])
 			continue
 		}
@@ -235,17 +255,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			continue
 		}
 		if err := runWorkload(ctx, w, opt, env, org, specs, rep, stdout); err != nil {
-			return err
+			return rep, err
 		}
 		// Write what is measured so far: a later failure loses nothing.
 		rep.Finished, rep.LoadEnd = time.Now().UTC(), loadavg()
 		if err := rep.Write(opt.Out); err != nil {
-			return err
+			return rep, err
 		}
+	}
+	rep.Leftovers = env.leftovers(5 * time.Second)
+	for _, l := range rep.Leftovers {
+		fmt.Fprintln(stdout, "edgebench: left running:", l)
 	}
 	rep.Finished = time.Now().UTC()
 	rep.LoadEnd = loadavg()
-	return rep.Write(opt.Out)
+	return rep, rep.Write(opt.Out)
 }
 
 func specByName(name string) (TargetSpec, bool) {

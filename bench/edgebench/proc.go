@@ -77,6 +77,7 @@ func sampleGroups(pgids []int) ProcSample {
 }
 
 type statFields struct {
+	state        byte // R, S, D, Z (zombie: exited, not yet reaped)...
 	pgrp         int
 	utime, stime int64
 	threads      int
@@ -108,6 +109,7 @@ func parseStat(s string) (statFields, bool) {
 		return v
 	}
 	return statFields{
+		state:    f[0][0],
 		pgrp:     int(num(5)),
 		utime:    num(14),
 		stime:    num(15),

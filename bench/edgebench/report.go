@@ -21,6 +21,7 @@ type Report struct {
 	LoadEnd     string
 	Load        []LoadNote
 	NotMeasured map[string]string
+	Leftovers   []Leftover // servers or ports of stopped targets still there at the end
 	Herd        []HerdResult
 	Live        []LiveResult
 	Hits        []HitResult
@@ -111,6 +112,9 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 		o.Origin.TTFB, float64(o.Origin.Rate)/(1<<20), o.Origin.SegDur, o.Origin.Bitrates, o.Origin.LiveTTFB, float64(o.Origin.LiveRate)/(1<<20))
 	for name, why := range r.NotMeasured {
 		p("**%s not measured:** %s\n\n", name, why)
+	}
+	for _, l := range r.Leftovers {
+		p("**Left running after the run:** %s\n\n", l)
 	}
 	if len(r.Herd) > 0 {
 		h := o.Herd

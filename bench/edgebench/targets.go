@@ -37,6 +37,7 @@ type Target struct {
 // workers, varnishd's manager and child).
 type member struct {
 	addr    string
+	pgids   []int // every process group this member has led (one per start), for leftovers
 	argv    []string
 	env     []string
 	logPath string
@@ -75,6 +76,7 @@ func (m *member) start() error {
 		return fmt.Errorf("start %s: %w", m.argv[0], err)
 	}
 	m.cmd = cmd
+	m.pgids = append(m.pgids, cmd.Process.Pid)
 	m.exited = make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
@@ -194,9 +196,10 @@ func render(name, dst string, d tmplData) error {
 
 // TargetSpec says how to start one kind of target.
 type TargetSpec struct {
-	Name  string
-	Need  []string // executables that must be on PATH
-	start func(ctx context.Context, env *Env, work string, n int) (*Target, error)
+	Name    string
+	Need    []string // executables that must be on PATH
+	Package string   // the Debian package that installs Need
+	start   func(ctx context.Context, env *Env, work string, n int) (*Target, error)
 }
 
 // Env is what the starters share: the origin and the edgekit binary.
@@ -205,14 +208,18 @@ type Env struct {
 	EdgeBin string // built examples/edge
 	Workers int    // worker processes/threads for the peers
 	Logs    io.Writer
+	// started is every target Start launched, kept so that leftovers can
+	// check after the run that each one is gone. Start appends to it, so
+	// targets are started from one goroutine at a time.
+	started []*Target
 }
 
 // Specs are the four targets in report order.
 var Specs = []TargetSpec{
 	{Name: "edgekit", start: startEdgekit},
-	{Name: "nginx", Need: []string{"nginx"}, start: startNginx},
-	{Name: "varnish", Need: []string{"varnishd"}, start: startVarnish},
-	{Name: "ats", Need: []string{"traffic_server"}, start: startATS},
+	{Name: "nginx", Need: []string{"nginx"}, Package: "nginx", start: startNginx},
+	{Name: "varnish", Need: []string{"varnishd"}, Package: "varnish", start: startVarnish},
+	{Name: "ats", Need: []string{"traffic_server"}, Package: "trafficserver", start: startATS},
 }
 
 // Missing reports which executables spec needs and cannot find.
@@ -242,6 +249,7 @@ func (s TargetSpec) Start(ctx context.Context, env *Env, work string, n int) (*T
 	if err != nil {
 		return nil, err
 	}
+	env.started = append(env.started, t)
 	for _, m := range t.members {
 		if err := waitReady(ctx, m, 90*time.Second); err != nil {
 			t.Stop()

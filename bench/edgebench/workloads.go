@@ -113,15 +113,20 @@ func runHitsAll(ctx context.Context, opt *Options, env *Env, org *Origin, specs 
 	}
 	fmt.Fprintf(stdout, "edgebench: hits, %d targets, %d rounds (load %s)\n", len(targets), opt.Hits.Reps, loadavg())
 	rep.Load = append(rep.Load, LoadNote{Target: "all", Workload: "hits", Before: loadavg()})
+	warm := targets[:0:0]
 	for _, t := range targets {
-		warmHits(ctx, t, opt.Hits, t.Name)
+		if err := warmHits(ctx, t, opt.Hits, t.Name); err != nil {
+			notMeasured(rep, t.Name, "hits", err, stdout)
+			continue
+		}
+		warm = append(warm, t)
 	}
 	runs := map[string][]HitResult{}
 	var order []string
 	for rep := 0; rep < opt.Hits.Reps; rep++ {
 		for _, size := range opt.Hits.Sizes {
 			for _, conns := range opt.Hits.Conns {
-				for _, t := range targets {
+				for _, t := range warm {
 					r := runWrk(ctx, t, org, opt.Hits, size, conns, t.Name)
 					k := fmt.Sprintf("%s/%d/%d", t.Name, size, conns)
 					if _, ok := runs[k]; !ok {

@@ -89,15 +89,22 @@ func hitPath(tag string, size int64) string {
 	return VODPath(fmt.Sprintf("hit%s%d", tag, size), size)
 }
 
-// warmHits puts each object into t's cache: the miss, then a hit.
-func warmHits(ctx context.Context, t *Target, cfg HitConfig, tag string) {
+// warmHits puts each object into t's cache: the miss, then a hit, both
+// checked byte for byte. wrk counts responses but never reads a body, so
+// this is where a target that caches a wrong body is caught; an error
+// means its throughput would not be worth measuring.
+func warmHits(ctx context.Context, t *Target, cfg HitConfig, tag string) error {
 	for _, size := range cfg.Sizes {
 		for i := 0; i < 2; i++ {
 			c := &Conn{addr: t.Addr(0)}
-			c.Get(ctx, hitPath(tag, size), size, 30*time.Second, true)
+			r := c.Get(ctx, hitPath(tag, size), size, 30*time.Second, true)
 			c.Close()
+			if !r.OK() {
+				return fmt.Errorf("warming %s (request %d): status %d: %v", hitPath(tag, size), i+1, r.Status, r.Err)
+			}
 		}
 	}
+	return nil
 }
 
 // runWrk runs wrk once against t's cached object of size bytes, charging

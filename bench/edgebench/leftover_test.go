@@ -1,0 +1,69 @@
+package main
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgekit/edgekit/internal/peertest"
+)
+
+// TestLeftovers: the check TestPeers relies on sees a server's port and
+// every process of its group, including a child that outlives its
+// leader (as nginx's workers would if only the master were killed), and
+// nothing once the target is stopped.
+func TestLeftovers(t *testing.T) {
+	sh := peertest.Exec(t, "sh", "the base system")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tg, err := startSingle("fake", ln.Addr().String(), filepath.Join(t.TempDir(), "log"), sh, "-c", "sleep 60 & exec sleep 60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Stop()
+	env := &Env{started: []*Target{tg}}
+	pg := tg.PGIDs()[0]
+	for deadline := time.Now().Add(10 * time.Second); sampleGroup(pg).Procs < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("process group %d: %d processes after 10 s, want 2", pg, sampleGroup(pg).Procs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	count := func(left []Leftover) (procs, ports int) {
+		for _, l := range left {
+			if l.Target != "fake" {
+				t.Errorf("leftover of target %q, want fake: %s", l.Target, l)
+			}
+			switch {
+			case strings.Contains(l.What, "process group"):
+				procs++
+			case strings.Contains(l.What, "accepts connections"):
+				ports++
+			}
+		}
+		return
+	}
+	if p, n := count(env.leftovers(0)); p != 2 || n != 1 {
+		t.Fatalf("running: got %d processes and %d ports left, want 2 and 1: %v", p, n, env.leftovers(0))
+	}
+	// Kill only the leader: its background child keeps the group.
+	if err := syscall.Kill(pg, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-tg.members[0].exited
+	ln.Close()
+	if p, n := count(env.leftovers(300 * time.Millisecond)); p != 1 || n != 0 {
+		t.Fatalf("leader killed: got %d processes and %d ports left, want 1 and 0: %v", p, n, env.leftovers(0))
+	}
+	tg.Stop()
+	if left := env.leftovers(5 * time.Second); len(left) != 0 {
+		t.Fatalf("stopped: got %v, want nothing left", left)
+	}
+}
