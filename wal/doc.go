@@ -91,6 +91,10 @@
 // # Caveats
 //
 // A write transaction holds its pages in memory until Commit. Snapshots read
-// pages with one pread each and rely on the OS page cache. Page numbers are
-// uint32, as in SQLite.
+// a page with one pread and rely on the OS page cache; ReadPages reads a
+// run of consecutive pages with one preadv per stretch that lies
+// contiguously in one file (the db file, or consecutive WAL frames, whose
+// 24-byte headers it skips), so a run written by one commit is one system
+// call whether it is still in the WAL or already checkpointed. Page numbers
+// are uint32, as in SQLite.
 package wal

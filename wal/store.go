@@ -46,6 +46,8 @@ type Store struct {
 
 	w writerState // owned by whoever holds writer
 
+	iovs sync.Pool // *[][]byte iovec lists of readPages, empty while pooled
+
 	mu sync.Mutex // guards the fields below
 	// gen is the wal-index of the current WAL generation.
 	gen *index

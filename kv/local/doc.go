@@ -143,7 +143,11 @@
 // goroutine stopped by Close. No goroutine outlives the Store.
 //
 // Decoded pages are shared through a cache bounded by Options.CacheSize;
-// large values (overflow pages) bypass it. Eviction is CLOCK with more
+// large values (overflow pages) bypass it. An overflow chain takes its
+// pages in ascending order, so it is mostly runs of consecutive pages, and
+// a reader reads a run with one vectored read (wal.Snapshot.ReadPages)
+// straight into the value it returns, guessing the run and checking every
+// page's link. Eviction is CLOCK with more
 // chances for branch pages than leaves, and branches read from disk are
 // kept packed (searched in place, 2 bytes of index a cell), so even a
 // small cache tends to hold the upper levels. A read seeks one cursor for

@@ -48,3 +48,9 @@ func (f dataSyncFile) Sync() error {
 		}
 	}
 }
+
+// ReadvAt keeps the wrapped file's vectored reads (overflow chains are
+// read in runs with one preadv each), which embedding alone would hide.
+func (f dataSyncFile) ReadvAt(bufs [][]byte, off int64) (int, error) {
+	return vfs.ReadvAt(f.File, bufs, off)
+}

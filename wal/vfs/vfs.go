@@ -3,7 +3,9 @@
 // vfstest subpackage), in the manner of pebble's vfs.
 //
 // Default is the operating system's file system. NewMem returns an in-memory
-// one that is fast, hermetic and safe for concurrent use.
+// one that is fast, hermetic and safe for concurrent use. Files may also
+// implement ReaderAtv (vectored reads, preadv(2) on Linux); ReadvAt falls
+// back to ReadAt for those that do not.
 //
 // # Concurrency
 //

@@ -15,9 +15,11 @@ type memPager struct {
 }
 
 type memSnap struct {
-	ps    int
-	pages map[uint32][]byte
-	count uint32
+	ps       int
+	pages    map[uint32][]byte
+	count    uint32
+	runReads int // ReadPages calls
+	runPages int // pages they read
 }
 
 func (s *memSnap) PageCount() uint32 { return s.count }
@@ -57,3 +59,33 @@ func (w *memWriter) commit(count uint32) {
 	w.p.count = count
 	w.p.seq++
 }
+
+// ReadPages makes memSnap (and memWriter) a PageRunReader, so the tests
+// drive overflow chains through run reads; runReads counts its calls.
+func (s *memSnap) ReadPages(first uint32, bufs [][]byte) error {
+	s.runReads++
+	page := make([]byte, s.ps)
+	pg := first
+	left := 0 // bytes of page still to hand out
+	for _, b := range bufs {
+		for len(b) > 0 {
+			if left == 0 {
+				if err := s.ReadPage(pg, page); err != nil {
+					return err
+				}
+				pg++
+				left = s.ps
+				s.runPages++
+			}
+			n := copy(b, page[s.ps-left:])
+			b, left = b[n:], left-n
+		}
+	}
+	if left != 0 {
+		return fmt.Errorf("mem: ReadPages buffers end inside page %d", pg-1)
+	}
+	return nil
+}
+
+// pageOnly hides ReadPages, for the page-at-a-time path.
+type pageOnly struct{ PageReader }

@@ -1,12 +1,48 @@
 package btree
 
+import (
+	"encoding/binary"
+	"slices"
+)
+
 // Values too large to sit in a leaf cell live in a chain of overflow pages;
 // the cell keeps the total length and the first page. Overflow pages bypass
 // the cache: a large value read once should not evict the tree's hot pages.
+//
+// A chain is linked page to page (the frozen format has no extent list),
+// but the writer gives a chain the lowest-numbered pages it allocates in
+// ascending order, so a chain written into fresh or freed space is mostly
+// runs of consecutive pages. The reader guesses that the next pages of the
+// chain follow the current one, reads a run of them with one call (a
+// PageRunReader), and checks each page's link; where the guess was wrong
+// it continues from the real link, and what it read past the break is
+// overwritten by the right pages later. Bytes are never trusted on the
+// guess: every page's header is checked before its data counts.
+
+// PageRunReader is a PageReader that can also read the consecutive pages
+// first, first+1, ... with one call, scattered over bufs in order as
+// readv(2) does (wal.Snapshot and wal.Tx). Overflow chains are read through
+// it where the pager has it, one page at a time otherwise.
+type PageRunReader interface {
+	ReadPages(first uint32, bufs [][]byte) error
+}
+
+const (
+	// maxRun bounds one run read: 1 MiB of 4 KiB pages, and at most three
+	// buffers a page (WAL frame header, page header, data) stays within
+	// Linux's 1024 iovecs per preadv.
+	maxRun = 256
+	// firstRun is the first guess of a chain's run length; it doubles
+	// while the guesses hold and drops to what was found when one fails,
+	// so a scattered chain wastes little reading.
+	firstRun = 64
+)
 
 // writeOverflow stores v in a new chain and returns its first page. Pages
 // are written straight to the pager (they are never read back by this
-// transaction), so a large value does not sit in memory twice.
+// transaction), so a large value does not sit in memory twice. The chain
+// takes its pages in ascending order, so that pages the free list hands
+// out in any order still form runs where they are consecutive.
 func (tx *Tx) writeOverflow(v []byte) (uint32, error) {
 	per := capacity(tx.ps)
 	n := (len(v) + per - 1) / per
@@ -18,6 +54,7 @@ func (tx *Tx) writeOverflow(v []byte) (uint32, error) {
 		}
 		pages[i] = pg
 	}
+	slices.Sort(pages)
 	buf := make([]byte, tx.ps)
 	for i, pg := range pages {
 		next := uint32(0)
@@ -35,80 +72,33 @@ func (tx *Tx) writeOverflow(v []byte) (uint32, error) {
 }
 
 // readOverflow returns the vlen bytes of the chain starting at first, in
-// a new slice. Each page is read straight into its place in the result:
-// the 8-byte page header lands over the last 8 bytes already assembled
-// (saved and put back) or, for the first page, over spare room in front,
-// so a large value is copied once, by the read itself.
+// a new slice. Each page's data is read straight into its place in the
+// result (its header into a scratch buffer), so a large value is copied
+// once, by the read itself.
 func (tx *Tx) readOverflow(first uint32, vlen uint32) ([]byte, error) {
-	per := capacity(tx.ps)
-	want := headerSize + int(vlen)
-	out := make([]byte, headerSize, want+tx.ps)
-	var saved [headerSize]byte
-	pg := first
-	for pages := 0; len(out) < want; pages++ {
-		if pg == 0 {
-			return nil, corrupt(first, "overflow chain ends after %d of %d bytes", len(out)-headerSize, vlen)
-		}
-		if err := tx.checkPage(pg); err != nil {
-			return nil, err
-		}
-		if pages > int(tx.meta.pageCount) {
-			return nil, corrupt(first, "overflow chain loops")
-		}
-		at := len(out) - headerSize
-		copy(saved[:], out[at:])
-		buf := out[at : at+tx.ps]
-		if err := tx.r.ReadPage(pg, buf); err != nil {
-			return nil, err
-		}
-		data, next, err := decodeOverflow(pg, buf)
-		if err != nil {
-			return nil, err
-		}
-		// Every page but the last is full; the last ends the value exactly.
-		if len(out)+len(data) > want || (len(data) != per && len(out)+len(data) != want) {
-			return nil, corrupt(pg, "overflow page of %d bytes does not fit its %d-byte value", len(data), vlen)
-		}
-		copy(out[at:], saved[:])
-		out = out[:len(out)+len(data)]
-		pg = next
+	n, err := tx.chainLen(first, vlen)
+	if err != nil {
+		return nil, err
 	}
-	if pg != 0 {
-		return nil, corrupt(first, "overflow chain longer than its %d-byte value", vlen)
+	// Room for every page's full data area: the last page's unused tail
+	// is read too and cut off.
+	out := make([]byte, n*capacity(tx.ps))
+	if err := tx.walkChain(first, vlen, out, nil); err != nil {
+		return nil, err
 	}
-	return out[headerSize:want:want], nil
+	return out[:vlen:vlen], nil
 }
 
-// overflowPages lists the pages of the chain for a value of vlen bytes
-// without reading them: the chain's shape follows from vlen, but the links
-// live in the pages, so they are read.
+// overflowPages lists the pages of the chain for a value of vlen bytes.
+// The links live in the pages, so it reads them, discarding their data.
 func (tx *Tx) overflowPages(first uint32, vlen uint32) ([]uint32, error) {
-	per := capacity(tx.ps)
-	n := (int(vlen) + per - 1) / per
-	out := make([]uint32, 0, n)
-	buf := make([]byte, tx.ps)
-	pg := first
-	for i := 0; i < n; i++ {
-		if pg == 0 {
-			return nil, corrupt(first, "overflow chain shorter than its value")
-		}
-		if err := tx.checkPage(pg); err != nil {
-			return nil, err
-		}
-		out = append(out, pg)
-		if i == n-1 {
-			break
-		}
-		if err := tx.r.ReadPage(pg, buf); err != nil {
-			return nil, err
-		}
-		_, next, err := decodeOverflow(pg, buf)
-		if err != nil {
-			return nil, err
-		}
-		pg = next
+	n, err := tx.chainLen(first, vlen)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	out := make([]uint32, 0, n)
+	err = tx.walkChain(first, vlen, nil, func(pg uint32) { out = append(out, pg) })
+	return out, err
 }
 
 // freeOverflow returns a chain's pages to the free list.
@@ -123,4 +113,127 @@ func (tx *Tx) freeOverflow(first uint32, vlen uint32) error {
 		}
 	}
 	return nil
+}
+
+// chainLen returns the number of pages of a vlen-byte value's chain,
+// refusing lengths that cannot fit in the file (a corrupt cell must not
+// make the reader allocate gigabytes).
+func (tx *Tx) chainLen(first uint32, vlen uint32) (int, error) {
+	per := capacity(tx.ps)
+	n := (int(vlen) + per - 1) / per
+	if n == 0 || n > int(tx.meta.pageCount) {
+		return 0, corrupt(first, "overflow value of %d bytes needs %d pages (file has %d)", vlen, n, tx.meta.pageCount)
+	}
+	return n, nil
+}
+
+// walkChain reads the chain of a vlen-byte value from first, in runs (see
+// the top of this file). If val is not nil, page i's data lands at
+// val[i*per:]; val holds n*per bytes. visit, if not nil, sees each page of
+// the chain in order once its header has been checked. Every page but the
+// last must be full and the last must end the value exactly.
+func (tx *Tx) walkChain(first, vlen uint32, val []byte, visit func(pg uint32)) error {
+	per := capacity(tx.ps)
+	n, err := tx.chainLen(first, vlen)
+	if err != nil {
+		return err
+	}
+	lastUsed := int(vlen) - (n-1)*per
+	limit := min(tx.meta.pageCount, tx.r.PageCount())
+	runs, _ := tx.r.(PageRunReader)
+	var discard []byte
+	if val == nil {
+		discard = make([]byte, per) // data nobody wants; every page's lands here
+	}
+	heads := make([]byte, headerSize*min(n, maxRun))
+	bufs := make([][]byte, 0, 2*min(n, maxRun))
+	run := firstRun
+	pg := first
+	for i := 0; i < n; {
+		if pg == 0 {
+			return corrupt(first, "overflow chain ends after %d of %d pages", i, n)
+		}
+		if err := tx.checkPage(pg); err != nil {
+			return err
+		}
+		k := min(run, n-i, int(limit-pg)+1)
+		if runs == nil {
+			k = 1
+		}
+		bufs = bufs[:0]
+		for j := range k {
+			data := discard
+			if val != nil {
+				data = val[(i+j)*per : (i+j+1)*per]
+			}
+			bufs = append(bufs, heads[j*headerSize:(j+1)*headerSize], data)
+		}
+		if runs != nil {
+			err = runs.ReadPages(pg, bufs)
+		} else {
+			err = readPageInto(tx.r, pg, tx.ps, bufs)
+		}
+		if err != nil {
+			return err
+		}
+		// Accept pages while they are the chain: each links to the next
+		// page read, until the run or the value ends.
+		var next uint32
+		got := 0
+		for j := range k {
+			used, link, err := decodeOverflowHeader(pg+uint32(j), heads[j*headerSize:], per)
+			if err != nil {
+				return err
+			}
+			last := i+j == n-1
+			if (!last && used != per) || (last && used != lastUsed) {
+				return corrupt(pg+uint32(j), "overflow page of %d bytes does not fit its %d-byte value", used, vlen)
+			}
+			if last && link != 0 {
+				return corrupt(first, "overflow chain longer than its %d-byte value", vlen)
+			}
+			if visit != nil {
+				visit(pg + uint32(j))
+			}
+			got++
+			next = link
+			if link != pg+uint32(j)+1 {
+				break // the chain leaves the run (or ends)
+			}
+		}
+		i += got
+		if got == k {
+			run = min(2*run, maxRun)
+		} else {
+			run = got
+		}
+		pg = next
+	}
+	return nil
+}
+
+// readPageInto reads page pg with ReadPage and scatters it over bufs, for
+// pagers without run reads.
+func readPageInto(r PageReader, pg uint32, ps int, bufs [][]byte) error {
+	page := make([]byte, ps)
+	if err := r.ReadPage(pg, page); err != nil {
+		return err
+	}
+	for _, b := range bufs {
+		page = page[copy(b, page):]
+	}
+	return nil
+}
+
+// decodeOverflowHeader checks an overflow page's 8-byte header and returns
+// the bytes of data it uses and its link (see decodeOverflow).
+func decodeOverflowHeader(pg uint32, h []byte, room int) (used int, next uint32, err error) {
+	if h[0] != typeOverflow || h[1] != 0 {
+		return 0, 0, corrupt(pg, "not an overflow page")
+	}
+	used = int(binary.BigEndian.Uint16(h[2:]))
+	if used == 0 || used > room {
+		return 0, 0, corrupt(pg, "overflow page uses %d bytes", used)
+	}
+	return used, binary.BigEndian.Uint32(h[4:]), nil
 }

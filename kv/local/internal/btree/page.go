@@ -405,14 +405,14 @@ func decodeTrunk(pg uint32, buf []byte) (*trunk, error) {
 
 // overflow page header: type, 0, u16 bytes used, u32 next page (0 = last).
 func decodeOverflow(pg uint32, buf []byte) (data []byte, next uint32, err error) {
-	if len(buf) < headerSize || buf[0] != typeOverflow || buf[1] != 0 {
+	if len(buf) < headerSize {
 		return nil, 0, corrupt(pg, "not an overflow page")
 	}
-	used := int(binary.BigEndian.Uint16(buf[2:]))
-	if used == 0 || used > len(buf)-headerSize {
-		return nil, 0, corrupt(pg, "overflow page uses %d bytes", used)
+	used, next, err := decodeOverflowHeader(pg, buf, len(buf)-headerSize)
+	if err != nil {
+		return nil, 0, err
 	}
-	return buf[headerSize : headerSize+used], binary.BigEndian.Uint32(buf[4:]), nil
+	return buf[headerSize : headerSize+used], next, nil
 }
 
 func encodeOverflow(buf []byte, data []byte, next uint32) {
