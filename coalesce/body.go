@@ -1,6 +1,7 @@
 package coalesce
 
 import (
+	"container/heap"
 	"errors"
 	"io"
 	"sync"
@@ -27,7 +28,7 @@ var errFull = errors.New("edgekit/coalesce: body full")
 // the Writer. Readers therefore copy out of chunks without holding mu, and
 // the Writer copies into the tail without holding it.
 type body[H any] struct {
-	mu     sync.Mutex // guards chunks, size, hdr, hdrSet, ended, err, refuse, wake
+	mu     sync.Mutex // guards chunks, size, hdr, hdrSet, ended, err, refuse, wake, levels, atLevel
 	chunks [][]byte
 	size   int64 // bytes published to readers
 	hdr    H
@@ -36,6 +37,27 @@ type body[H any] struct {
 	err    error         // the fill's error; nil means the body is complete
 	refuse error         // what Writer calls return once ended
 	wake   chan struct{} // made by a reader about to block; closed on any change
+
+	// Batched readers (Reader.SetBatch) wait for a size, not for any
+	// change: atLevel holds one channel per awaited size, closed once size
+	// reaches it or the flight ends; levels is a min-heap of those sizes,
+	// so a growth wakes only the readers it satisfies.
+	levels  levelHeap
+	atLevel map[int64]chan struct{}
+}
+
+// levelHeap is a min-heap of awaited body sizes (container/heap).
+type levelHeap []int64
+
+func (h levelHeap) Len() int           { return len(h) }
+func (h levelHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h levelHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *levelHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *levelHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func newBody[H any]() *body[H] { return new(body[H]) }
@@ -50,13 +72,40 @@ func (b *body[H]) endFlight(err, refuse error) {
 	}
 	b.ended, b.err, b.refuse = true, err, refuse
 	b.wakeLocked()
+	for _, ch := range b.atLevel {
+		close(ch) // the end releases every batched reader: nothing is held back
+	}
+	b.levels, b.atLevel = nil, nil
 }
 
+// wakeLocked wakes the readers waiting for any change, and the batched
+// readers whose size has been reached.
 func (b *body[H]) wakeLocked() {
 	if b.wake != nil {
 		close(b.wake)
 		b.wake = nil
 	}
+	for len(b.levels) > 0 && b.levels[0] <= b.size {
+		lv := heap.Pop(&b.levels).(int64)
+		close(b.atLevel[lv])
+		delete(b.atLevel, lv)
+	}
+}
+
+// waitSizeLocked returns a channel that closes once the body holds at
+// least size bytes or the flight ends. Readers awaiting the same size
+// share one channel. The caller has checked that neither is true yet.
+func (b *body[H]) waitSizeLocked(size int64) <-chan struct{} {
+	if ch, ok := b.atLevel[size]; ok {
+		return ch
+	}
+	if b.atLevel == nil {
+		b.atLevel = make(map[int64]chan struct{})
+	}
+	ch := make(chan struct{})
+	b.atLevel[size] = ch
+	heap.Push(&b.levels, size)
+	return ch
 }
 
 // waitLocked returns the channel that closes on the next change.
@@ -88,11 +137,13 @@ func (c *cursor) advance(n int) {
 
 // next returns the published bytes at c up to the end of c's chunk; or,
 // when c has read everything, the end error (io.EOF for a complete body) if
-// the flight ended, else a channel to wait on.
-func (b *body[H]) next(c *cursor) (seg []byte, wake <-chan struct{}, err error) {
+// the flight ended, else a channel to wait on. With batch > 1, fewer than
+// batch unread bytes are returned only once the flight has ended; until
+// then the channel closes when batch bytes are there.
+func (b *body[H]) next(c *cursor, batch int64) (seg []byte, wake <-chan struct{}, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if c.off < b.size {
+	if c.off < b.size && (b.ended || b.size-c.off >= batch) {
 		ch := b.chunks[c.ci]
 		if c.co == len(ch) { // full chunk read; the next one exists since size > off
 			c.ci, c.co = c.ci+1, 0
@@ -106,6 +157,9 @@ func (b *body[H]) next(c *cursor) (seg []byte, wake <-chan struct{}, err error) 
 			return nil, nil, b.err
 		}
 		return nil, nil, io.EOF
+	}
+	if batch > 1 {
+		return nil, b.waitSizeLocked(c.off + batch), nil
 	}
 	return nil, b.waitLocked(), nil
 }

@@ -66,6 +66,12 @@
 // read ended with io.EOF (or Reader.Wait returned nil) — a body cut
 // mid-stream is never mistaken for a complete one.
 //
+// Every growth of the body wakes every Reader that has caught up with it.
+// When thousands of Readers follow a body that arrives in small steps, that
+// is thousands of wake-ups and socket writes per step; Reader.SetBatch(n)
+// makes a Reader wait for n unread bytes (or the end of the body, which is
+// never held back) so that it writes in pieces of n instead.
+//
 // Bodies are held in memory, so they are bounded: Options.MaxBodySize
 // (default [DefaultMaxBodySize], 64 MiB; negative for no bound) caps each
 // body. A Write past the bound stores what fits and returns [ErrTooLarge],

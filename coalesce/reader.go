@@ -21,6 +21,7 @@ type Reader[H any] struct {
 	m      *membership // nil for a lingering body, which has no waiters
 	shared bool
 	closed bool
+	batch  int64 // SetBatch; <= 1 returns bytes as soon as any are published
 
 	// Lock timeout, on a joined flight with Options.LockTimeout only.
 	timeout  <-chan struct{}
@@ -31,6 +32,17 @@ type Reader[H any] struct {
 // Shared reports whether the body is someone else's flight (joined or
 // lingering) rather than one this Reader started or fell back to.
 func (rd *Reader[H]) Shared() bool { return rd.shared }
+
+// SetBatch makes Read and WriteTo wait until at least n unread bytes are
+// published, or the flight has ended, before returning or writing any. A
+// Reader that streams a body growing in small steps to a socket then makes
+// one write (and wakes once) per n bytes instead of once per step, which
+// matters when thousands of Readers follow one body. The end of the body is
+// never held back: once the fill returns, whatever is left is returned at
+// once. The cost is latency: while the fill is stalled, up to n-1 bytes
+// wait. n <= 1 (the default) returns bytes as soon as any are published.
+// SetBatch may be called between reads.
+func (rd *Reader[H]) SetBatch(n int) { rd.batch = int64(n) }
 
 // Header waits for the header the fill published and returns it. If the
 // fill ended without one, Header returns the zero H and the fill's error
@@ -62,7 +74,7 @@ func (rd *Reader[H]) Read(p []byte) (int, error) {
 		if rd.closed {
 			return 0, ErrReaderClosed
 		}
-		seg, wake, err := rd.b.next(&rd.cur)
+		seg, wake, err := rd.b.next(&rd.cur, rd.batch)
 		if len(seg) > 0 {
 			n := copy(p, seg)
 			rd.cur.advance(n)
@@ -86,7 +98,7 @@ func (rd *Reader[H]) WriteTo(w io.Writer) (n int64, err error) {
 		if rd.closed {
 			return n, ErrReaderClosed
 		}
-		seg, wake, err := rd.b.next(&rd.cur)
+		seg, wake, err := rd.b.next(&rd.cur, rd.batch)
 		if len(seg) > 0 {
 			k, werr := w.Write(seg)
 			rd.cur.advance(k)

@@ -1,0 +1,164 @@
+package coalesce_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/edgekit/edgekit/coalesce"
+)
+
+// countingWriter records the size of every Write and when it came.
+type countingWriter struct {
+	buf   bytes.Buffer
+	sizes []int
+	at    []time.Time
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.sizes = append(c.sizes, len(p))
+	c.at = append(c.at, time.Now())
+	return c.buf.Write(p)
+}
+
+// TestStreamBatch: a Reader with SetBatch(n) gets the body in pieces of at
+// least n bytes while the fill writes smaller ones, yet the tail after the
+// last full batch comes as soon as the fill returns (never withheld), and
+// a cut body still ends with the fill's error after its last byte. Run
+// through Read and WriteTo.
+func TestStreamBatch(t *testing.T) {
+	errCut := errors.New("upstream cut")
+	const piece = 1 << 10
+	for _, tc := range []struct {
+		name  string
+		batch int
+		size  int
+		fail  error
+		late  time.Duration // the reader starts after this, with bytes waiting
+	}{
+		{"batch of four pieces", 4 * piece, 10*piece + 100, nil, 0},
+		{"cut body", 4 * piece, 10*piece + 100, errCut, 0},
+		{"late reader", 4 * piece, 10*piece + 100, nil, 3500 * time.Microsecond},
+		{"batch larger than the body", 1 << 20, 3*piece + 8, nil, 0},
+		{"no batch", 0, 5*piece + 1, nil, 0},
+		{"batch of one", 1, 3 * piece, nil, 0},
+	} {
+		for _, how := range []string{"Read", "WriteTo"} {
+			t.Run(tc.name+"/"+how, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					src := pattern(7, tc.size)
+					var ended time.Time
+					s := coalesce.NewStream[string, hdr](nil)
+					rd, err := s.Open(context.Background(), "k", func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+						defer func() { ended = time.Now() }()
+						for off := 0; off < len(src); off += piece {
+							time.Sleep(time.Millisecond) // a body that trickles in
+							if _, err := w.Write(src[off:min(off+piece, len(src))]); err != nil {
+								return err
+							}
+						}
+						time.Sleep(time.Millisecond) // the end comes after the last byte
+						return tc.fail
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer rd.Close()
+					rd.SetBatch(tc.batch)
+					time.Sleep(tc.late)
+					cw := new(countingWriter)
+					switch how {
+					case "Read":
+						buf := make([]byte, 64<<10)
+						for {
+							n, rerr := rd.Read(buf)
+							if n > 0 {
+								cw.Write(buf[:n])
+							}
+							if rerr != nil {
+								if rerr == io.EOF {
+									rerr = nil
+								}
+								err = rerr
+								break
+							}
+						}
+					case "WriteTo":
+						_, err = rd.WriteTo(cw)
+					}
+					if !errors.Is(err, tc.fail) {
+						t.Fatalf("end = %v, want %v", err, tc.fail)
+					}
+					if !bytes.Equal(cw.buf.Bytes(), src) {
+						t.Fatalf("got %d bytes, want the %d the fill wrote", cw.buf.Len(), len(src))
+					}
+					last := len(cw.sizes) - 1
+					for i, n := range cw.sizes[:last] {
+						if n < tc.batch {
+							t.Errorf("piece %d of %v is %d bytes, want >= batch %d", i, cw.sizes, n, tc.batch)
+						}
+						if tc.batch <= 1 && n > piece {
+							t.Errorf("piece %d of %v is %d bytes, want each write passed on (<= %d)", i, cw.sizes, n, piece)
+						}
+					}
+					if tc.batch > len(src) && !cw.at[last].Equal(ended) {
+						t.Errorf("the body came at %v, want when the fill ended (%v): the tail was withheld", cw.at[last], ended)
+					}
+					if tc.batch > 1 && tc.batch <= len(src) && len(cw.sizes) != len(src)/tc.batch+1 {
+						t.Errorf("pieces %v, want %d of >= %d bytes and the tail", cw.sizes, len(src)/tc.batch, tc.batch)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestStreamBatchSharedLevel: many batched readers waiting at the same
+// offset are all woken by the one growth that satisfies them, and not by
+// the smaller ones before it.
+func TestStreamBatchSharedLevel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const readers, batch = 50, 100
+		s := coalesce.NewStream[string, hdr](nil)
+		step := make(chan int)
+		fill := func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+			for n := range step {
+				if _, err := w.Write(make([]byte, n)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		got := make(chan int, readers)
+		for range readers {
+			rd, err := s.Open(context.Background(), "k", fill)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			rd.SetBatch(batch)
+			go func() {
+				n, _ := rd.Read(make([]byte, 1000))
+				got <- n
+			}()
+		}
+		synctest.Wait()
+		step <- batch - 1
+		synctest.Wait()
+		if len(got) != 0 {
+			t.Fatalf("%d readers returned with %d of %d bytes", len(got), batch-1, batch)
+		}
+		step <- 1
+		synctest.Wait()
+		for range readers {
+			if n := <-got; n != batch {
+				t.Fatalf("reader got %d bytes, want %d", n, batch)
+			}
+		}
+		close(step)
+	})
+}
