@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -300,7 +301,7 @@ func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, sta
 	w.WriteHeader(hd.status)
 	var n int64
 	if r.Method != http.MethodHead {
-		n, err = rd.WriteTo(flushWriter{w})
+		n, err = streamMiss(w, rd)
 		if err != nil && !errors.Is(err, r.Context().Err()) {
 			// The upstream body was cut: the client sees a short body (and a
 			// reset connection, since Content-Length promised more).
@@ -330,6 +331,29 @@ func (e *Edge) upstreamFailed(w http.ResponseWriter, r *http.Request, err error)
 	e.log.Warn("upstream failed", "path", r.URL.Path, "status", code, "err", err)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Error(w, "upstream failed", code)
+}
+
+// missBatch is the smallest write of a miss body that is still arriving
+// (the end of the body always goes at once). An origin sends a body in
+// pieces of a few KiB; with thousands of viewers on one flight, a write and
+// a wake-up per piece for each of them is most of the cost of a herd.
+const missBatch = 64 << 10
+
+// streamMiss sends a miss's response head by itself, then the body as it
+// arrives, in writes of at least missBatch bytes.
+func streamMiss(w http.ResponseWriter, rd *coalesce.Reader[*head]) (int64, error) {
+	// The head goes out as soon as the flight has one, not with the first
+	// body bytes: it is all a viewer needs to start, and a small write.
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	// When a herd of viewers wakes on one header, each runs until it
+	// blocks: without this yield the viewers that run first go on to copy
+	// body bytes while the heads of thousands behind them wait their turn.
+	// Yielding here sends every waiting head before any body copy.
+	runtime.Gosched()
+	rd.SetBatch(missBatch)
+	return rd.WriteTo(flushWriter{w})
 }
 
 // flushWriter flushes after every write, so a viewer gets each chunk of a

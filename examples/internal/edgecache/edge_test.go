@@ -249,6 +249,15 @@ func TestUpstreamFaults(t *testing.T) {
 			_, _ = w.Write(make([]byte, 1000))
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
+		case "cut-after-head":
+			// The head, then nothing: viewers already have the head when
+			// the cut comes (it is sent before any body byte).
+			w.Header().Set("Content-Length", "100000")
+			w.Header().Set(edgecache.MaxAgeHeader, "60000")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+			panic(http.ErrAbortHandler)
 		case "stall-body":
 			w.Header().Set("Content-Length", "100000")
 			w.Header().Set(edgecache.MaxAgeHeader, "60000")
@@ -278,6 +287,7 @@ func TestUpstreamFaults(t *testing.T) {
 	}{
 		{"500", 502, "upstream failed"},
 		{"cut", -1, "upstream body incomplete; not cached"},
+		{"cut-after-head", -1, "upstream body incomplete; not cached"},
 		{"stall-body", -1, "body stalled"},
 		{"stall-head", 504, "upstream failed"},
 	} {
