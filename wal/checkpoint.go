@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/edgekit/edgekit/wal/vfs"
 )
 
 // CheckpointMode selects how hard Checkpoint tries, with SQLite's meanings
@@ -221,14 +223,34 @@ const copyBatch = 1 << 20
 
 // copyPages copies page latest[pg] of the WAL to the db file for each pg in
 // pages (sorted), writing each run of consecutive page numbers with one
-// WriteAt of up to copyBatch bytes.
+// WriteAt of up to copyBatch bytes. Pages in consecutive frames (a commit
+// writes its frames in page order) are read with one vectored read, their
+// frame headers skipped into scratch.
 func (s *Store) copyPages(pages []uint32, latest map[uint32]uint32) error {
 	ps := s.pageSize
 	buf := make([]byte, 0, min(len(pages)*ps, max(copyBatch, ps)))
-	var first uint32 // page number of buf[0:ps]
+	var (
+		first  uint32 // page number of buf[0:ps]
+		hdr    [frameHeaderSize]byte
+		iov    [][]byte // pending read: frames rf .. rf+rn-1 into slots of buf
+		rf, rn uint32
+	)
+	read := func() error {
+		if rn == 0 {
+			return nil
+		}
+		if _, err := vfs.ReadvAt(s.wal, iov, frameOffset(rf, ps)+frameHeaderSize); err != nil {
+			return fmt.Errorf("edgekit/wal: checkpoint reading frames %d-%d: %w", rf, rf+rn-1, err)
+		}
+		iov, rn = iov[:0], 0
+		return nil
+	}
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
+		}
+		if err := read(); err != nil {
+			return err
 		}
 		if _, err := s.db.WriteAt(buf, int64(first-1)*int64(ps)); err != nil {
 			return fmt.Errorf("edgekit/wal: checkpoint writing pages %d-%d: %w", first, first+uint32(len(buf)/ps)-1, err)
@@ -245,10 +267,18 @@ func (s *Store) copyPages(pages []uint32, latest map[uint32]uint32) error {
 		if len(buf) == 0 {
 			first = pg
 		}
+		// buf never grows past its capacity, so slots stay in place.
 		buf = buf[:len(buf)+ps]
-		f := latest[pg]
-		if _, err := s.wal.ReadAt(buf[len(buf)-ps:], frameOffset(f, ps)+frameHeaderSize); err != nil {
-			return fmt.Errorf("edgekit/wal: checkpoint reading frame %d: %w", f, err)
+		slot := buf[len(buf)-ps:]
+		if f := latest[pg]; rn > 0 && f == rf+rn {
+			iov = append(iov, hdr[:], slot)
+			rn++
+		} else {
+			if err := read(); err != nil {
+				return err
+			}
+			rf, rn = f, 1
+			iov = append(iov, slot)
 		}
 	}
 	return flush()
