@@ -228,7 +228,13 @@ const copyBatch = 1 << 20
 // frame headers skipped into scratch.
 func (s *Store) copyPages(pages []uint32, latest map[uint32]uint32) error {
 	ps := s.pageSize
-	buf := make([]byte, 0, min(len(pages)*ps, max(copyBatch, ps)))
+	// The buffer is kept for the next checkpoint (they run one at a
+	// time): a checkpoint every few hundred small commits would otherwise
+	// allocate up to copyBatch each time.
+	if want := min(len(pages)*ps, max(copyBatch, ps)); cap(s.ckptBuf) < want {
+		s.ckptBuf = make([]byte, 0, want)
+	}
+	buf := s.ckptBuf[:0]
 	var (
 		first  uint32 // page number of buf[0:ps]
 		hdr    [frameHeaderSize]byte

@@ -46,7 +46,8 @@ type Store struct {
 
 	w writerState // owned by whoever holds writer
 
-	iovs sync.Pool // *[][]byte iovec lists of readPages, empty while pooled
+	iovs    sync.Pool // *[][]byte iovec lists of readPages, empty while pooled
+	ckptBuf []byte    // guarded by ckpt: the running checkpoint's copy buffer
 
 	mu sync.Mutex // guards the fields below
 	// gen is the wal-index of the current WAL generation.
@@ -82,6 +83,30 @@ type writerState struct {
 	nPage      uint32    // db size at mxFrame
 	cksum      cksum     // running checksum at mxFrame
 	buf        []byte    // frame assembly buffer
+	spare      [][]byte  // page buffers of finished transactions, for reuse
+}
+
+// maxSparePages bounds the page buffers kept between transactions: enough
+// for the few pages a small commit writes, so that commits stop allocating
+// them; a large transaction's pages beyond it are left to the GC.
+const maxSparePages = 64
+
+// page returns a page buffer with arbitrary contents. Writer only.
+func (w *writerState) page(size int) []byte {
+	if n := len(w.spare); n > 0 {
+		p := w.spare[n-1]
+		w.spare[n-1] = nil
+		w.spare = w.spare[:n-1]
+		return p
+	}
+	return make([]byte, size)
+}
+
+// recycle keeps p for a later page. Writer only.
+func (w *writerState) recycle(p []byte) {
+	if len(w.spare) < maxSparePages {
+		w.spare = append(w.spare, p)
+	}
 }
 
 // Open opens (creating if needed) the page file at path and its WAL at

@@ -85,7 +85,7 @@ func (tx *Tx) WritePage(pgno uint32, data []byte) error {
 	}
 	p, ok := tx.dirty[pgno]
 	if !ok {
-		p = make([]byte, tx.s.pageSize)
+		p = tx.s.w.page(tx.s.pageSize)
 		tx.dirty[pgno] = p
 	}
 	copy(p, data)
@@ -122,8 +122,14 @@ func (tx *Tx) Rollback() error {
 	return nil
 }
 
+// end finishes the transaction and releases the writer lock. The page
+// buffers go back to the writer's spares first: once a commit's frames are
+// written, or on rollback, nothing refers to them.
 func (tx *Tx) end() {
 	tx.done = true
+	for _, p := range tx.dirty {
+		tx.s.w.recycle(p)
+	}
 	tx.dirty = nil
 	release(tx.s.writer)
 }
@@ -151,7 +157,9 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	// read as zeros, whatever stale bytes the db file holds there.
 	for pg := tx.low + 1; pg <= tx.nPage; pg++ {
 		if _, ok := tx.dirty[pg]; !ok {
-			tx.dirty[pg] = make([]byte, s.pageSize)
+			p := s.w.page(s.pageSize)
+			clear(p)
+			tx.dirty[pg] = p
 		}
 	}
 	pages := make([]uint32, 0, len(tx.dirty))

@@ -170,7 +170,9 @@ func (s *Store) commit(batch []*request) ([]error, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx, err := btree.Begin(nil, wtx, s.cache, s.ps)
+	// Writers are serialized and each stores its meta before the next
+	// begins, so s.meta is the last commit's: no need to read page 1.
+	tx, err := btree.BeginWriteAt(wtx, s.cache, s.ps, s.meta.Load())
 	if err != nil {
 		wtx.Rollback()
 		return nil, err

@@ -144,7 +144,9 @@ func (n *node) clone() *node {
 		return n.unpacked() // already a fresh node
 	}
 	c := *n
-	c.cells = append([]cell(nil), n.cells...)
+	// Room for one more cell: a writer clones a leaf to insert into it,
+	// and append would otherwise copy the cells a second time.
+	c.cells = append(make([]cell, 0, len(n.cells)+1), n.cells...)
 	return &c
 }
 

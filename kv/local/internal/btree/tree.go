@@ -123,17 +123,19 @@ func (tx *Tx) Update(root uint32, key []byte, decide func(old []byte, exists boo
 	if err != nil {
 		return err
 	}
-	c := cell{key: bytes.Clone(key), vlen: uint32(len(val))}
-	if c.key == nil {
-		c.key = []byte{}
-	}
+	c := cell{vlen: uint32(len(val))}
 	if leafCellFixed+len(key)+len(val) <= maxInlineCell(tx.ps) {
-		c.val = bytes.Clone(val)
-		if c.val == nil {
-			c.val = []byte{}
+		// Key and value share one allocation; the key's capacity ends at
+		// its length, so appending to it cannot run into the value.
+		kv := make([]byte, len(key)+len(val))
+		k := copy(kv, key)
+		copy(kv[k:], val)
+		c.key, c.val = kv[:k:k], kv[k:]
+	} else {
+		c.key = append(make([]byte, 0, len(key)), key...)
+		if c.ovf, err = tx.writeOverflow(val); err != nil {
+			return err
 		}
-	} else if c.ovf, err = tx.writeOverflow(val); err != nil {
-		return err
 	}
 	if found {
 		old := &leaf.cells[i]

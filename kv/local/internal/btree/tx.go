@@ -112,6 +112,18 @@ func BeginAt(r PageReader, cache *Cache, pageSize int, m *Meta) *Tx {
 	return &Tx{r: r, cache: cache, ps: pageSize, meta: m.m, snap: m.m.txid, nocache: m.m.txid > cache.Latest()}
 }
 
+// BeginWriteAt starts the write transaction over w, whose last commit the
+// caller knows to have meta page m (the Meta of the previous writer, after
+// Commit). It skips reading and decoding page 1, a page read per commit.
+// If m is not the cache's latest commit it falls back to Begin.
+func BeginWriteAt(w PageWriter, cache *Cache, pageSize int, m *Meta) (*Tx, error) {
+	if m == nil || m.m.txid != cache.Latest() || w.PageCount() != m.m.pageCount || !ValidPageSize(pageSize) {
+		return Begin(nil, w, cache, pageSize)
+	}
+	return &Tx{r: w, w: w, cache: cache, ps: pageSize, meta: m.m, snap: m.m.txid,
+		dirty: make(map[uint32]*node), trunks: make(map[uint32]*trunk)}, nil
+}
+
 // errEmpty: a reader found a file that no writer has initialised yet.
 var errEmpty = errors.New("edgekit/kv/local: empty file")
 
