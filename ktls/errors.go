@@ -15,8 +15,8 @@ var (
 	// 1.2 and 1.3 are handed over).
 	ErrUnsupportedCipher = errors.New("edgekit/ktls: cipher suite not supported by kernel TLS")
 	// ErrNoSecrets: the key-log secrets of the connection were not seen
-	// exactly once (a GetConfigForClient config without ktls's KeyLogWriter,
-	// or a duplicated client random).
+	// exactly once (a duplicated client random, or a handshake whose
+	// secrets crypto/tls did not log).
 	ErrNoSecrets = errors.New("edgekit/ktls: traffic secrets not captured")
 	// ErrSequence: the records crypto/tls wrote during the handshake could
 	// not be accounted for, so the next sequence number is unknown.

@@ -71,33 +71,52 @@ func NewListener(inner net.Listener, config *tls.Config, opts *Options) *Listene
 		l.kernelErr = probeKernel()
 	}
 	cfg := config.Clone()
-	cfg.NextProtos = slices.DeleteFunc(slices.Clone(cfg.NextProtos), func(p string) bool { return p == "h2" })
+	cfg.NextProtos = withoutH2(cfg.NextProtos)
 	l.config = cfg
 	if l.kernelErr == nil {
 		l.hook(cfg)
 	}
+	l.perClient(cfg)
 	return l
 }
 
+// withoutH2 returns protos less "h2", in a new slice.
+func withoutH2(protos []string) []string {
+	return slices.DeleteFunc(slices.Clone(protos), func(p string) bool { return p == "h2" })
+}
+
+// perClient wraps cfg.GetConfigForClient, if set, so that the config it
+// returns for a connection gets what the listener's own config got: "h2"
+// removed from NextProtos (whether or not the kernel is used, the Conn
+// net/http sees is not a *tls.Conn), and, with kernel TLS, the key log
+// through which ktls learns the connection's secrets (without it the
+// connection would still work, in userspace).
+func (l *Listener) perClient(cfg *tls.Config) {
+	get := cfg.GetConfigForClient
+	if get == nil {
+		return
+	}
+	cfg.GetConfigForClient = func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
+		c, err := get(hi)
+		if c == nil || err != nil {
+			return c, err
+		}
+		c = c.Clone()
+		c.NextProtos = withoutH2(c.NextProtos)
+		if l.keylog != nil {
+			c.KeyLogWriter = keyLogTee{k: l.keylog, next: c.KeyLogWriter}
+		}
+		return c, nil
+	}
+}
+
 // hook installs the key-log and session-ticket hooks through which ktls
-// learns each connection's secrets. Without kernel TLS they are left out,
-// so the fallback costs nothing beyond the wrapper.
+// learns each connection's secrets (perClient extends the key log to
+// per-client configs). Without kernel TLS they are left out, so the
+// fallback costs nothing beyond the wrapper.
 func (l *Listener) hook(cfg *tls.Config) {
 	l.keylog = &keyLog{next: cfg.KeyLogWriter}
 	cfg.KeyLogWriter = l.keylog
-	if get := cfg.GetConfigForClient; get != nil {
-		// A per-client config must log into ktls too, or its connections
-		// cannot find their secrets (they would still work, in userspace).
-		cfg.GetConfigForClient = func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
-			c, err := get(hi)
-			if c == nil || err != nil {
-				return c, err
-			}
-			c = c.Clone()
-			c.KeyLogWriter = keyLogTee{k: l.keylog, next: c.KeyLogWriter}
-			return c, nil
-		}
-	}
 	// crypto/tls does not key-log the master secret of a resumed TLS 1.2
 	// session; ktls reads it from the decrypted ticket instead.
 	unwrap := cfg.UnwrapSession

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -12,20 +11,6 @@ import (
 // tlsStatPath is where the kernel publishes kTLS counters once the tls
 // module is loaded.
 const tlsStatPath = "/proc/net/tls_stat"
-
-// KernelStats returns the kernel's kTLS counters from /proc/net/tls_stat
-// (TlsCurrTxSw, TlsTxSw, TlsDecryptError, TlsTxRekeyOk, ...): the system-wide
-// check that the kernel, not crypto/tls, is sealing records. The file exists
-// only where the tls module is loaded; otherwise the error wraps
-// fs.ErrNotExist.
-func KernelStats() (map[string]int64, error) {
-	f, err := os.Open(tlsStatPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseTLSStat(f)
-}
 
 // parseTLSStat reads "Name<spaces>value" lines.
 func parseTLSStat(r io.Reader) (map[string]int64, error) {
