@@ -102,7 +102,7 @@ fill:
 		}
 		last := page.Items[len(page.Items)-1].Key
 		q.Cursor = nil
-		page.Next = c.encodePageToken(ns, id, &q, pagePos{issued: c.now().UnixMicro(), avg: uint32(min(a, 1<<31)), last: last})
+		page.Next = c.encodePageToken(ns, id, &q, pagePos{issued: c.now().UnixMicro(), avg: uint32(min(int64(a), 1<<31)), last: last})
 	}
 	return page, nil
 }

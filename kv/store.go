@@ -29,7 +29,7 @@ var (
 	// ErrBadCursor: a cursor or page token was forged, corrupted, or belongs
 	// to another query.
 	ErrBadCursor = errors.New("edgekit/kv: bad cursor or page token")
-	// ErrClosed: the Store or Client was closed.
+	// ErrClosed: the Store was closed (a Client passes it through).
 	ErrClosed = errors.New("edgekit/kv: closed")
 )
 

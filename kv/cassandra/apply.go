@@ -41,7 +41,7 @@ func (s *Store) Apply(ctx context.Context, ns, id string, muts []kv.Mutation) er
 	}
 	for i := range muts {
 		if muts[i].TTL > maxTTL {
-			return fmt.Errorf("mutation %d: %w: TTL %v exceeds Cassandra's 20 years", i, kv.ErrInvalid, muts[i].TTL)
+			return fmt.Errorf("edgekit/kv/cassandra: mutation %d: %w: TTL %v exceeds Cassandra's 20 years", i, kv.ErrInvalid, muts[i].TTL)
 		}
 	}
 	t := s.table(ns)
