@@ -16,7 +16,13 @@ import (
 // that callers who check the bound with the same expression get the same
 // float rounding.
 func (r *Ring) capacity(m uint32, total int64, b bound) int64 {
-	return int64(math.Ceil(b.factor * float64(total) * r.members[m].Weight / b.sumW))
+	c := math.Ceil(b.factor * float64(total) * r.members[m].Weight / b.sumW)
+	if c >= math.MaxInt64 {
+		// A huge ε: no bound at all. (Converting a float at or past 2⁶³
+		// to int64 is undefined and gives MinInt64 on amd64.)
+		return math.MaxInt64
+	}
+	return int64(c)
 }
 
 // bound is the load bound of one ring: 1+ε and the total weight W.

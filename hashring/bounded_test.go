@@ -169,3 +169,30 @@ func TestBalancerConcurrent(t *testing.T) {
 		t.Error("non-member has load or capacity")
 	}
 }
+
+// TestLocateBoundedHugeEpsilon: an ε so large that the capacity overflows
+// int64 means "no bound", not "no room" (the float-to-int conversion used
+// to wrap to MinInt64).
+func TestLocateBoundedHugeEpsilon(t *testing.T) {
+	r, err := hashring.New(hashring.Uniform("a", "b", "c"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loads := []int64{5, 5, 5}
+	for _, eps := range []float64{1e18, 1e300} {
+		id, _, err := r.LocateBounded([]byte("seg-1"), loads, eps)
+		if err != nil || id != r.Locate([]byte("seg-1")) {
+			t.Errorf("epsilon %g: LocateBounded = %q, %v; want %q, nil", eps, id, err, r.Locate([]byte("seg-1")))
+		}
+		b, err := hashring.NewBalancer(r, eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := b.Acquire([]byte("seg-1"))
+		if err != nil {
+			t.Errorf("epsilon %g: Acquire on an empty balancer: %v", eps, err)
+		} else {
+			b.Release(l)
+		}
+	}
+}

@@ -105,6 +105,14 @@ func socketOf(c net.Conn) (syscall.Conn, bool) {
 }
 
 // Dispatch runs fn on the node pol chooses for w and waits for it (Run).
+// If the pool has no workers on that node (a node outside the process's
+// CPU set, or one with memory only, which a disk or NIC can still be
+// attached to), fn runs on any node instead: a policy says where work
+// is best done, not where it must be.
 func (p *Pool) Dispatch(ctx context.Context, pol Policy, w Work, fn func()) error {
-	return p.Run(ctx, pol.Place(w), fn)
+	node := pol.Place(w)
+	if node != AnyNode && p.Size(node) == 0 {
+		node = AnyNode
+	}
+	return p.Run(ctx, node, fn)
 }

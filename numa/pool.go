@@ -228,7 +228,7 @@ func (p *Pool) Submit(ctx context.Context, node int, fn func()) error {
 		if len(p.ids) == 0 {
 			return ErrNoWorkers
 		}
-		node = p.ids[int(p.next.Add(1)-1)%len(p.ids)]
+		node = p.ids[(p.next.Add(1)-1)%uint64(len(p.ids))]
 	}
 	q, ok := p.queues[node]
 	if !ok {

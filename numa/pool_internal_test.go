@@ -270,7 +270,9 @@ func TestPolicies(t *testing.T) {
 }
 
 // TestDispatch routes work through a policy: only node 3 has workers, so
-// work the policy places on node 3 runs and work placed on node 2 fails.
+// work the policy places on node 3 runs there, and work placed on node 2
+// runs on any node (node 3) instead of failing; Run with node 2 itself still
+// reports ErrNoWorkers.
 func TestDispatch(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	topo, err := Load("testdata/four-node")
@@ -288,7 +290,14 @@ func TestDispatch(t *testing.T) {
 	if err := p.Dispatch(context.Background(), pol, Work{Interface: "enp193s0f0np0"}, func() { ran = true }); err != nil || !ran {
 		t.Fatalf("dispatch to node 3: ran=%v err=%v", ran, err)
 	}
-	if err := p.Dispatch(context.Background(), pol, Work{Interface: "enp129s0f0np0"}, func() {}); !errors.Is(err, ErrNoWorkers) {
-		t.Fatalf("dispatch to node 2: %v, want ErrNoWorkers", err)
+	if n := pol.Place(Work{Interface: "enp129s0f0np0"}); n != 2 {
+		t.Fatalf("policy places enp129s0f0np0 on node %d, want 2", n)
+	}
+	ran = false
+	if err := p.Dispatch(context.Background(), pol, Work{Interface: "enp129s0f0np0"}, func() { ran = true }); err != nil || !ran {
+		t.Fatalf("dispatch placed on node 2 (no workers): ran=%v err=%v, want it run on another node", ran, err)
+	}
+	if err := p.Run(context.Background(), 2, func() {}); !errors.Is(err, ErrNoWorkers) {
+		t.Fatalf("Run on node 2: %v, want ErrNoWorkers", err)
 	}
 }
