@@ -110,9 +110,10 @@ const (
 // afterwards has no effect.
 type Options struct {
 	// SliceLength is the time covered by one time slice (one kv namespace,
-	// the unit of retention). A multiple of TimeBucket, at least a second.
-	// Fixed when the namespace is first opened; a later Open with a
-	// different non-zero value fails with ErrConfig.
+	// the unit of retention). A positive multiple of TimeBucket (so at
+	// least TimeBucket, and at least a second); anything else, negative
+	// included, is ErrInvalid. Fixed when the namespace is first opened; a
+	// later Open with a different non-zero value fails with ErrConfig.
 	SliceLength time.Duration
 	// TimeBucket is the time covered by one partition of a series. Fixed
 	// like SliceLength.
@@ -134,6 +135,7 @@ type Options struct {
 	// longer be written). 0 keeps everything.
 	Retention time.Duration
 	// RetentionInterval is the pause between background retention passes.
+	// Negative is ErrInvalid.
 	RetentionInterval time.Duration
 
 	// Coalesce turns on the write buffer: Write returns once events are
@@ -152,7 +154,8 @@ type Options struct {
 	// MaxSplitBuckets caps the sub-buckets a split partition gets.
 	MaxSplitBuckets int
 	// SplitInterval is how often the background splitter looks for
-	// requested or interrupted splits (it also wakes on each request).
+	// requested or interrupted splits (it also wakes on each request), and
+	// the first retry backoff of a failed split. Negative is ErrInvalid.
 	SplitInterval time.Duration
 	// MaxSplitAttempts bounds the attempts at one split (at most 1000): a
 	// failed attempt is retried after SplitInterval, doubling per failure
@@ -160,7 +163,8 @@ type Options struct {
 	// using the original partition.
 	MaxSplitAttempts int
 	// RefreshInterval is how often split metadata and unsettled slice
-	// layouts written by other processes are reloaded.
+	// layouts written by other processes are reloaded. Negative is
+	// ErrInvalid.
 	RefreshInterval time.Duration
 	// DisableSplitter stops this process from splitting (it still detects
 	// and records requests). Run one splitter per namespace.
@@ -210,6 +214,17 @@ func (o *Options) withDefaults() (Options, error) {
 			*d = v
 		}
 	}
+	// A negative interval would reach time.NewTicker in the background
+	// goroutine and panic there, where the caller cannot recover it; it is
+	// refused even where no ticker would use it, since it means nothing.
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"RefreshInterval", c.RefreshInterval}, {"SplitInterval", c.SplitInterval}, {"RetentionInterval", c.RetentionInterval}} {
+		if f.d < 0 {
+			return c, fmt.Errorf("%w: negative %s %v", ErrInvalid, f.name, f.d)
+		}
+	}
 	def(&c.SliceLength, DefaultSliceLength)
 	def(&c.TimeBucket, DefaultTimeBucket)
 	def(&c.AcceptPast, DefaultAcceptPast)
@@ -246,8 +261,10 @@ func (o *Options) withDefaults() (Options, error) {
 	switch {
 	case c.TimeBucket < time.Second || c.TimeBucket%time.Second != 0:
 		return c, fmt.Errorf("%w: TimeBucket %v must be whole seconds", ErrInvalid, c.TimeBucket)
-	case c.SliceLength%c.TimeBucket != 0:
-		return c, fmt.Errorf("%w: SliceLength %v is not a multiple of TimeBucket %v", ErrInvalid, c.SliceLength, c.TimeBucket)
+	case c.SliceLength < c.TimeBucket || c.SliceLength%c.TimeBucket != 0:
+		// Before loadConfig stores it: a negative length passes the
+		// modulo test but makes every slice start wrong.
+		return c, fmt.Errorf("%w: SliceLength %v is not a positive multiple of TimeBucket %v", ErrInvalid, c.SliceLength, c.TimeBucket)
 	case c.Coalesce < 0 || c.Coalesce > MaxCoalesce:
 		return c, fmt.Errorf("%w: Coalesce %v outside 0..%v", ErrInvalid, c.Coalesce, MaxCoalesce)
 	case c.MaxSplitAttempts > maxSplitAttempts:
