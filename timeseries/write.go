@@ -280,7 +280,9 @@ func (n *Namespace) writeNow(ctx context.Context, count int, at func(i int) (str
 }
 
 // forEach runs fn(0..count-1) with at most limit calls at once and returns
-// the first error; after an error it starts no new calls.
+// the first error; after an error it starts no new calls. The caller's
+// cancellation is an error only if it kept a call from starting: a batch
+// whose every call ran and succeeded is complete, however late ctx ends.
 func forEach(ctx context.Context, count, limit int, fn func(ctx context.Context, i int) error) error {
 	if count == 1 {
 		return fn(ctx, 0)
@@ -294,6 +296,7 @@ func forEach(ctx context.Context, count, limit int, fn func(ctx context.Context,
 		first error
 	)
 	sem := make(chan struct{}, max(limit, 1))
+	started := 0
 	for i := range count {
 		select {
 		case sem <- struct{}{}:
@@ -302,6 +305,7 @@ func forEach(ctx context.Context, count, limit int, fn func(ctx context.Context,
 		if ctx.Err() != nil {
 			break
 		}
+		started++
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -311,8 +315,10 @@ func forEach(ctx context.Context, count, limit int, fn func(ctx context.Context,
 		}()
 	}
 	wg.Wait()
-	if first == nil {
-		first = pctx.Err() // the loop stopped early only if the caller gave up
+	if first == nil && started < count {
+		// With no call failing, the loop stopped early only because the
+		// caller gave up.
+		first = pctx.Err()
 	}
 	return first
 }
