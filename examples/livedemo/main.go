@@ -31,7 +31,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -94,7 +93,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *dashjs == "" {
-		*dashjs = filepath.Join(*assetDir, "..", "..", "..", "examples", "livedemo", "node_modules", "dashjs", "dist", "modern", "umd", "dash.all.min.js")
+		*dashjs = findDashJS()
 	}
 	script, name, err := pickPlayer(*player, *dashjs)
 	if err != nil {

@@ -167,18 +167,43 @@ func (t *tier) stats() edgecache.Stats {
 // findAsset returns the directory of the committed test asset, looking
 // upwards from the working directory for segment/testdata/vod.
 func findAsset() (string, error) {
+	p, err := findUp(filepath.Join("segment", "testdata", "vod", "manifest.mpd"))
+	if err != nil {
+		return "", errors.New("segment/testdata/vod not found above the working directory; run from the edgekit checkout or pass -asset")
+	}
+	return filepath.Dir(p), nil
+}
+
+// dashJSPath is where `npm ci` in examples/livedemo puts dash.js, from the
+// root of the checkout.
+const dashJSPath = "examples/livedemo/node_modules/dashjs/dist/modern/umd/dash.all.min.js"
+
+// findDashJS returns dash.js of this checkout, looking upwards from the
+// working directory as findAsset does, or dashJSPath (which then does not
+// exist) if there is none.
+func findDashJS() string {
+	rel := filepath.FromSlash(dashJSPath)
+	if p, err := findUp(rel); err == nil {
+		return p
+	}
+	return rel
+}
+
+// findUp returns the first of dir/rel, dir/../rel, ... that exists, dir
+// being the working directory.
+func findUp(rel string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		p := filepath.Join(dir, "segment", "testdata", "vod")
-		if _, err := os.Stat(filepath.Join(p, "manifest.mpd")); err == nil {
+		p := filepath.Join(dir, rel)
+		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("segment/testdata/vod not found above the working directory; run from the edgekit checkout or pass -asset")
+			return "", os.ErrNotExist
 		}
 		dir = parent
 	}
