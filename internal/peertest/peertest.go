@@ -63,7 +63,7 @@ func TCP(t testing.TB, envVar, def, hint string) string {
 	if v := os.Getenv(envVar); v != "" {
 		addrs = v
 	}
-	var lastErr error
+	lastErr := fmt.Errorf("no address given")
 	for _, a := range strings.Split(addrs, ",") {
 		a = strings.TrimSpace(a)
 		if a == "" {

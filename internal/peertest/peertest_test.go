@@ -2,6 +2,7 @@ package peertest
 
 import (
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +57,15 @@ func TestTCP(t *testing.T) {
 	TCP(r, "EDGEKIT_TEST_ADDR", "", "n/a")
 	if !r.skipped {
 		t.Fatalf("closed listener: got skipped=%v, want true", r.skipped)
+	}
+}
+
+func TestTCPNoAddress(t *testing.T) {
+	t.Setenv(RequireEnv, "")
+	t.Setenv("EDGEKIT_TEST_ADDR", "")
+	r := &recorder{}
+	TCP(r, "EDGEKIT_TEST_ADDR", "", "start it")
+	if !r.skipped || !strings.Contains(r.msg, "no address given") || strings.Contains(r.msg, "<nil>") {
+		t.Fatalf("got skipped=%v %q, want a skip saying no address was given", r.skipped, r.msg)
 	}
 }
