@@ -122,6 +122,7 @@ type paddedLoad struct {
 
 // Lease is one counted request: the member that took it and what Release
 // needs to uncount it. The zero Lease is valid to Release (a no-op).
+// A Lease is a plain value; release each one once.
 type Lease struct {
 	ID     string // chosen member's id
 	member int32  // index + 1; 0 means "nothing to release"

@@ -20,7 +20,8 @@ type Hasher interface {
 
 // HashFunc adapts a plain byte-slice hash function to Hasher. Sum64String
 // passes the string's bytes without copying, so the function must treat its
-// argument as read-only and must not keep it.
+// argument as read-only and must not keep it. Lookups call it from many
+// goroutines at once, so the function must be safe for concurrent use.
 type HashFunc func(b []byte) uint64
 
 // Sum64 returns f(b).

@@ -39,7 +39,8 @@ var (
 	ErrEmpty         = errors.New("edgekit/hashring: ring has no members")
 )
 
-// MemberError reports which member made a constructor fail.
+// MemberError reports which member made a constructor fail. It is a
+// plain value.
 type MemberError struct {
 	ID  string  // offending member id (may be empty)
 	Err error   // ErrEmptyID, ErrDuplicateID, ErrBadWeight or ErrUnknownMember
@@ -72,7 +73,8 @@ const (
 )
 
 // Options configures New and NewMaglev. A nil *Options means the defaults.
-// Fields that do not apply to an algorithm are ignored by it.
+// Fields that do not apply to an algorithm are ignored by it. New and
+// NewMaglev copy what they need; the caller may reuse the value.
 type Options struct {
 	// Hasher hashes keys and member ids; nil means xxhash64 (seed 0).
 	// The determinism promise holds for the default hasher; with a custom

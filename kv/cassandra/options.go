@@ -13,7 +13,7 @@ import (
 
 // Order is the clustering order of item keys on disk for one namespace.
 // Reads in either direction work with either order; the order only decides
-// which direction is the cheap, forward one for Cassandra.
+// which direction is the cheap, forward one for Cassandra. A plain value.
 type Order uint8
 
 const (
@@ -53,7 +53,8 @@ type Namespace struct {
 
 // Options configures New. A nil *Options means the defaults documented on
 // each field. New copies what it needs, so the caller may reuse or change
-// an Options value afterwards.
+// an Options value afterwards; it is a plain value, not for concurrent
+// mutation.
 type Options struct {
 	// Keyspace holds one table per namespace. Default "edgekit". It is
 	// created on New if it does not exist.
