@@ -42,6 +42,8 @@ func (b *buffer) take() []pending {
 // are dropped (and counted in Stats.EventsDropped): the buffer is for
 // namespaces that accept loss.
 func (n *Namespace) Flush(ctx context.Context) error {
+	n.openMu.RLock() // Close waits for this flush: see Namespace.openMu
+	defer n.openMu.RUnlock()
 	if err := n.checkOpen(); err != nil {
 		return err
 	}

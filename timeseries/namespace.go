@@ -46,12 +46,19 @@ type Namespace struct {
 
 	runMu sync.Mutex // serializes RunSplits
 
-	wake    chan struct{}      // nudges the splitter
-	stop    chan struct{}      // closed by Close
-	bgStop  context.CancelFunc // cancels the background goroutine's work in progress
-	wg      sync.WaitGroup
-	closed  atomic.Bool
-	closeMu sync.Mutex // serializes Close
+	wake   chan struct{}      // nudges the splitter
+	stop   chan struct{}      // closed by Close
+	bgStop context.CancelFunc // cancels the background goroutine's work in progress
+	wg     sync.WaitGroup
+
+	// openMu orders Close after the Writes and Flushes in progress: they
+	// hold it shared from their closed check to their return, and Close
+	// takes it exclusively to set closed. So every Write either returned
+	// before closed was set — its events are in the store or in the
+	// buffer, which Close then flushes — or fails with ErrClosed.
+	openMu  sync.RWMutex // guards the setting of closed
+	closed  atomic.Bool  // read alone by Read and the rest
+	closeMu sync.Mutex   // serializes Close
 
 	stats counters
 }
@@ -164,22 +171,31 @@ func (n *Namespace) parseSliceName(ns string) (int64, bool) {
 	return sec * 1e6, true
 }
 
-// Close flushes the write buffer, records observed density, stops the
-// background goroutine and waits for it. It does not close the kv.Store.
-// Later calls return ErrClosed.
+// Close waits for the Writes and Flushes in progress, stops the background
+// goroutine and waits for it, flushes the write buffer and records
+// observed density. Every Write that returned nil before or while Close
+// ran is then in the store (or, if the final flush failed, counted in
+// Stats.EventsDropped); calls begun after Close return ErrClosed. It does
+// not close the kv.Store. A second Close returns nil.
 func (n *Namespace) Close() error {
 	n.closeMu.Lock()
 	defer n.closeMu.Unlock()
+	n.openMu.Lock()
 	if n.closed.Load() {
+		n.openMu.Unlock()
 		return nil
 	}
-	err := n.Flush(context.Background())
 	n.closed.Store(true)
+	n.openMu.Unlock()
+	// No Write can add to the buffer now. Stop the goroutine before the
+	// last flush so the two never flush at once (its flush in progress
+	// is not cancelled: see background).
 	close(n.stop)
 	if n.bgStop != nil {
 		n.bgStop() // an interrupted split resumes from its checkpoint later
 	}
 	n.wg.Wait()
+	err := n.flushBuffer(context.Background())
 	return errors.Join(err, n.saveDensity(context.Background()))
 }
 
@@ -222,7 +238,9 @@ func (n *Namespace) background(ctx context.Context) {
 		case <-n.stop:
 			return
 		case <-flushC:
-			logErr("flush", n.flushBuffer(ctx))
+			// Not cancelled by Close: the events were acknowledged, and
+			// Close waits for this flush rather than dropping them.
+			logErr("flush", n.flushBuffer(context.WithoutCancel(ctx)))
 		case <-splitC:
 			_, _ = n.RunSplits(ctx) // failures are logged per split
 		case <-wake:
@@ -246,7 +264,7 @@ type counters struct {
 // Stats are cumulative counters of one Namespace (a snapshot value).
 type Stats struct {
 	EventsWritten   int64 // events applied to the store
-	EventsDropped   int64 // buffered events lost to failed background flushes
+	EventsDropped   int64 // buffered events lost to failed flushes (the buffer is loss-tolerant)
 	SplitRequests   int64 // wide partitions this process recorded
 	SplitsPublished int64 // splits this process completed
 	SplitRetries    int64 // failed split attempts scheduled to run again

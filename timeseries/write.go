@@ -43,8 +43,14 @@ func (e Event) Item(k string) ([]byte, bool) {
 //
 // Events are batched by partition, one kv Apply per partition, up to
 // Options.WriteParallelism at once. With Options.Coalesce set, Write only
-// queues the events (see Flush).
+// queues the events (see Flush). Close waits for a Write in progress (and
+// flushes what it queued); a Write begun after Close fails with ErrClosed.
 func (n *Namespace) Write(ctx context.Context, series string, events ...Event) error {
+	// Held until Write returns, inline flush included, so that Close,
+	// which waits for it, never misses events buffered here and never
+	// returns while this Write is still applying (see Namespace.openMu).
+	n.openMu.RLock()
+	defer n.openMu.RUnlock()
 	if err := n.checkOpen(); err != nil {
 		return err
 	}
