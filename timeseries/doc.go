@@ -143,7 +143,17 @@
 // A Namespace is safe for concurrent use. It owns at most one goroutine
 // (none with Options.NoBackground), which flushes the write buffer, runs
 // splits, reloads split metadata and enforces retention; Close stops it and
-// waits. Everything that depends on time uses Options.Now.
+// waits. Close also waits for the Writes in progress and flushes the
+// buffer after them, so every Write acknowledged before Close returns is
+// stored (or, if that flush fails, counted in Stats.EventsDropped); a
+// Write begun after Close fails with [ErrClosed]. Everything
+// that depends on time uses Options.Now, which must therefore be safe for
+// concurrent use.
+//
+// The other types are plain values: [Event], [Item], [Page], [Window],
+// [Stats] and the errors may be shared between goroutines while none
+// changes them; [Options] and [ReadOptions] are copied by the call they
+// are passed to and never written by it.
 //
 // # Caveats
 //

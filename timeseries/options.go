@@ -106,8 +106,10 @@ const (
 )
 
 // Options configures Open. A nil *Options means every default; the zero
-// value of each field means its default. Open copies it; changing it
-// afterwards has no effect.
+// value of each field means its default. A plain value: Open copies it,
+// and changing it afterwards has no effect. The functions it holds (Now,
+// NewTicker, Logger) are called from concurrent calls and the background
+// goroutine, so they must be safe for concurrent use.
 type Options struct {
 	// SliceLength is the time covered by one time slice (one kv namespace,
 	// the unit of retention). A positive multiple of TimeBucket (so at

@@ -13,7 +13,9 @@ import (
 )
 
 // ReadOptions are the per-call settings of Read and Search. A nil
-// *ReadOptions means the defaults. The call copies it.
+// *ReadOptions means the defaults. A plain value: a call copies it and
+// never writes to it, so concurrent calls may share one while none
+// changes it.
 type ReadOptions struct {
 	// Limit is the most events on one page: default DefaultPageEvents, at
 	// most MaxPageEvents.
@@ -30,8 +32,9 @@ type ReadOptions struct {
 	Partial bool
 }
 
-// Page is one call's worth of events, newest first. It belongs to the
-// caller.
+// Page is one call's worth of events, newest first. A plain value that
+// belongs to the caller: the Namespace keeps no reference to it, so it is
+// as safe for concurrent use as any value nobody writes.
 type Page struct {
 	Events []Event
 	// Next continues the read where this page stopped, across time-bucket

@@ -10,7 +10,8 @@ import (
 	"github.com/edgekit/edgekit/kv"
 )
 
-// Item is one key → value pair of an event.
+// Item is one key → value pair of an event: a plain value, safe to share
+// between goroutines while none changes it (Write copies what it keeps).
 type Item struct {
 	Key   string
 	Value []byte
