@@ -68,7 +68,7 @@ func TestStreamBatch(t *testing.T) {
 						t.Fatal(err)
 					}
 					defer rd.Close()
-					rd.SetBatch(tc.batch)
+					rd.SetBatch(tc.batch, 0)
 					time.Sleep(tc.late)
 					cw := new(countingWriter)
 					switch how {
@@ -140,7 +140,7 @@ func TestStreamBatchSharedLevel(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rd.Close()
-			rd.SetBatch(batch)
+			rd.SetBatch(batch, 0)
 			go func() {
 				n, _ := rd.Read(make([]byte, 1000))
 				got <- n
@@ -161,4 +161,71 @@ func TestStreamBatchSharedLevel(t *testing.T) {
 		}
 		close(step)
 	})
+}
+
+// TestStreamBatchMaxWait: with a time bound, a small piece followed by a
+// long pause is returned maxWait after the Reader began waiting for it,
+// not when the batch fills; after that the next byte comes at once.
+func TestStreamBatchMaxWait(t *testing.T) {
+	for _, how := range []string{"Read", "WriteTo"} {
+		t.Run(how, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const piece, batch, maxWait = 1000, 4096, 10 * time.Millisecond
+				src := pattern(3, 2*piece)
+				s := coalesce.NewStream[string, hdr](nil)
+				start := time.Now()
+				rd, err := s.Open(context.Background(), "k", func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+					time.Sleep(time.Millisecond)
+					if _, err := w.Write(src[:piece]); err != nil { // at 1 ms
+						return err
+					}
+					time.Sleep(time.Second)
+					if _, err := w.Write(src[piece:]); err != nil { // at 1001 ms
+						return err
+					}
+					time.Sleep(time.Second) // ends at 2001 ms
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rd.Close()
+				rd.SetBatch(batch, maxWait)
+				cw := new(countingWriter)
+				switch how {
+				case "Read":
+					buf := make([]byte, batch)
+					for err == nil {
+						var n int
+						n, err = rd.Read(buf)
+						if n > 0 {
+							cw.Write(buf[:n])
+						}
+					}
+					if err == io.EOF {
+						err = nil
+					}
+				case "WriteTo":
+					_, err = rd.WriteTo(cw)
+				}
+				if err != nil {
+					t.Fatalf("end = %v, want a complete body", err)
+				}
+				if !bytes.Equal(cw.buf.Bytes(), src) {
+					t.Fatalf("got %d bytes, want %d", cw.buf.Len(), len(src))
+				}
+				var at []time.Duration
+				for _, x := range cw.at {
+					at = append(at, x.Sub(start))
+				}
+				// The first piece: the Reader began waiting at 0, so maxWait
+				// later. The second: the Reader had waited out its bound by
+				// then, so it comes as it arrives.
+				want := []time.Duration{maxWait, time.Second + time.Millisecond}
+				if len(at) != len(want) || at[0] != want[0] || at[1] != want[1] {
+					t.Fatalf("pieces %v at %v, want %d-byte pieces at %v", cw.sizes, at, piece, want)
+				}
+			})
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 )
 
 // Chunk sizes of a streaming body. The body is a list of chunks rather than
@@ -39,20 +40,38 @@ type body[H any] struct {
 	wake   chan struct{} // made by a reader about to block; closed on any change
 
 	// Batched readers (Reader.SetBatch) wait for a size, not for any
-	// change: atLevel holds one channel per awaited size, closed once size
-	// reaches it or the flight ends; levels is a min-heap of those sizes,
-	// so a growth wakes only the readers it satisfies.
+	// change: atLevel holds one level per awaited size (and time bound),
+	// released once size reaches it, its time bound passes, or the flight
+	// ends; levels is a min-heap of the awaited sizes, so a growth wakes
+	// only the readers it satisfies. Entries whose level timed out stay in
+	// the heap until size passes them (popping finds no level).
 	levels  levelHeap
-	atLevel map[int64]chan struct{}
+	atLevel map[levelKey]*level
+	clock   Clock // for the levels' time bounds
 }
 
-// levelHeap is a min-heap of awaited body sizes (container/heap).
-type levelHeap []int64
+// levelKey names the readers that wait for the same thing.
+type levelKey struct {
+	size int64
+	wait time.Duration // 0: no time bound
+}
+
+// level is one group of batched readers waiting for a size.
+type level struct {
+	ch    chan struct{} // closed when the wait ends, whatever ended it
+	timer Timer         // the time bound; nil without one
+	// expired is set (under body.mu) before ch is closed when the time
+	// bound ended the wait; readers read it after ch is closed.
+	expired bool
+}
+
+// levelHeap is a min-heap of awaited sizes (container/heap).
+type levelHeap []levelKey
 
 func (h levelHeap) Len() int           { return len(h) }
-func (h levelHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h levelHeap) Less(i, j int) bool { return h[i].size < h[j].size }
 func (h levelHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *levelHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *levelHeap) Push(x any)        { *h = append(*h, x.(levelKey)) }
 func (h *levelHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
@@ -60,7 +79,7 @@ func (h *levelHeap) Pop() any {
 	return x
 }
 
-func newBody[H any]() *body[H] { return new(body[H]) }
+func newBody[H any](clock Clock) *body[H] { return &body[H]{clock: clock} }
 
 // endFlight records how the flight ended (first call wins) and wakes every
 // reader. The registry calls it with its lock held.
@@ -72,8 +91,8 @@ func (b *body[H]) endFlight(err, refuse error) {
 	}
 	b.ended, b.err, b.refuse = true, err, refuse
 	b.wakeLocked()
-	for _, ch := range b.atLevel {
-		close(ch) // the end releases every batched reader: nothing is held back
+	for _, lv := range b.atLevel {
+		lv.release() // the end releases every batched reader: nothing is held back
 	}
 	b.levels, b.atLevel = nil, nil
 }
@@ -85,27 +104,58 @@ func (b *body[H]) wakeLocked() {
 		close(b.wake)
 		b.wake = nil
 	}
-	for len(b.levels) > 0 && b.levels[0] <= b.size {
-		lv := heap.Pop(&b.levels).(int64)
-		close(b.atLevel[lv])
-		delete(b.atLevel, lv)
+	for len(b.levels) > 0 && b.levels[0].size <= b.size {
+		k := heap.Pop(&b.levels).(levelKey)
+		if lv, ok := b.atLevel[k]; ok {
+			lv.release()
+			delete(b.atLevel, k)
+		}
 	}
 }
 
-// waitSizeLocked returns a channel that closes once the body holds at
-// least size bytes or the flight ends. Readers awaiting the same size
-// share one channel. The caller has checked that neither is true yet.
-func (b *body[H]) waitSizeLocked(size int64) <-chan struct{} {
-	if ch, ok := b.atLevel[size]; ok {
-		return ch
+func (lv *level) release() {
+	if lv.timer != nil {
+		lv.timer.Stop()
+	}
+	close(lv.ch)
+}
+
+// waitSizeLocked returns the level that is released once the body holds
+// at least size bytes, wait has passed (if wait > 0), or the flight ends.
+// Readers awaiting the same size and bound share one level. The caller has
+// checked that the body is neither that long nor ended.
+func (b *body[H]) waitSizeLocked(size int64, wait time.Duration) *level {
+	k := levelKey{size, wait}
+	if lv, ok := b.atLevel[k]; ok {
+		return lv
 	}
 	if b.atLevel == nil {
-		b.atLevel = make(map[int64]chan struct{})
+		b.atLevel = make(map[levelKey]*level)
 	}
-	ch := make(chan struct{})
-	b.atLevel[size] = ch
-	heap.Push(&b.levels, size)
-	return ch
+	lv := &level{ch: make(chan struct{})}
+	if wait > 0 {
+		clock := b.clock
+		if clock == nil {
+			clock = realClock{}
+		}
+		lv.timer = clock.AfterFunc(wait, func() { b.expire(k, lv) })
+	}
+	b.atLevel[k] = lv
+	heap.Push(&b.levels, k)
+	return lv
+}
+
+// expire ends a level's wait when its time bound passes, unless the size
+// or the end of the flight released it first.
+func (b *body[H]) expire(k levelKey, lv *level) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.atLevel[k] != lv {
+		return
+	}
+	lv.expired = true
+	close(lv.ch)
+	delete(b.atLevel, k)
 }
 
 // waitLocked returns the channel that closes on the next change.
@@ -139,8 +189,9 @@ func (c *cursor) advance(n int) {
 // when c has read everything, the end error (io.EOF for a complete body) if
 // the flight ended, else a channel to wait on. With batch > 1, fewer than
 // batch unread bytes are returned only once the flight has ended; until
-// then the channel closes when batch bytes are there.
-func (b *body[H]) next(c *cursor, batch int64) (seg []byte, wake <-chan struct{}, err error) {
+// then next returns the level to wait on, released when batch bytes are
+// there or after wait (if wait > 0).
+func (b *body[H]) next(c *cursor, batch int64, wait time.Duration) (seg []byte, wake <-chan struct{}, lv *level, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if c.off < b.size && (b.ended || b.size-c.off >= batch) {
@@ -150,18 +201,19 @@ func (b *body[H]) next(c *cursor, batch int64) (seg []byte, wake <-chan struct{}
 			ch = b.chunks[c.ci]
 		}
 		n := min(int64(len(ch)-c.co), b.size-c.off)
-		return ch[c.co : c.co+int(n)], nil, nil
+		return ch[c.co : c.co+int(n)], nil, nil, nil
 	}
 	if b.ended {
 		if b.err != nil {
-			return nil, nil, b.err
+			return nil, nil, nil, b.err
 		}
-		return nil, nil, io.EOF
+		return nil, nil, nil, io.EOF
 	}
 	if batch > 1 {
-		return nil, b.waitSizeLocked(c.off + batch), nil
+		lv := b.waitSizeLocked(c.off+batch, wait)
+		return nil, lv.ch, lv, nil
 	}
-	return nil, b.waitLocked(), nil
+	return nil, b.waitLocked(), nil, nil
 }
 
 // header returns the published header, or the fill's error if it ended

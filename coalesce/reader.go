@@ -3,6 +3,7 @@ package coalesce
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Reader reads one streaming body from offset 0 as it grows. Read and
@@ -21,7 +22,8 @@ type Reader[H any] struct {
 	m      *membership // nil for a lingering body, which has no waiters
 	shared bool
 	closed bool
-	batch  int64 // SetBatch; <= 1 returns bytes as soon as any are published
+	batch  int64         // SetBatch; <= 1 returns bytes as soon as any are published
+	wait   time.Duration // SetBatch's bound on holding bytes back; 0 = none
 
 	// Lock timeout, on a joined flight with Options.LockTimeout only.
 	timeout  <-chan struct{}
@@ -34,15 +36,18 @@ type Reader[H any] struct {
 func (rd *Reader[H]) Shared() bool { return rd.shared }
 
 // SetBatch makes Read and WriteTo wait until at least n unread bytes are
-// published, or the flight has ended, before returning or writing any. A
-// Reader that streams a body growing in small steps to a socket then makes
-// one write (and wakes once) per n bytes instead of once per step, which
-// matters when thousands of Readers follow one body. The end of the body is
-// never held back: once the fill returns, whatever is left is returned at
-// once. The cost is latency: while the fill is stalled, up to n-1 bytes
-// wait. n <= 1 (the default) returns bytes as soon as any are published.
-// SetBatch may be called between reads.
-func (rd *Reader[H]) SetBatch(n int) { rd.batch = int64(n) }
+// published before returning or writing any, so that a Reader streaming a
+// body that grows in small steps makes one write (and wakes once) per n
+// bytes instead of once per step — which matters when thousands of
+// Readers follow one body. Fewer bytes are returned when the flight ends
+// (the end of the body is never held back), and, if maxWait > 0, when
+// maxWait has passed since the Reader began waiting: a source that sends a
+// small piece and pauses (a low-latency chunk) delays it by at most
+// maxWait. n <= 1 (the default) returns bytes as soon as any are
+// published. SetBatch may be called between reads.
+func (rd *Reader[H]) SetBatch(n int, maxWait time.Duration) {
+	rd.batch, rd.wait = int64(n), max(maxWait, 0)
+}
 
 // Header waits for the header the fill published and returns it. If the
 // fill ended without one, Header returns the zero H and the fill's error
@@ -70,11 +75,12 @@ func (rd *Reader[H]) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	batch := rd.batch
 	for {
 		if rd.closed {
 			return 0, ErrReaderClosed
 		}
-		seg, wake, err := rd.b.next(&rd.cur, rd.batch)
+		seg, wake, lv, err := rd.b.next(&rd.cur, batch, rd.wait)
 		if len(seg) > 0 {
 			n := copy(p, seg)
 			rd.cur.advance(n)
@@ -86,6 +92,9 @@ func (rd *Reader[H]) Read(p []byte) (int, error) {
 		if err := rd.block(wake); err != nil {
 			return 0, err
 		}
+		if lv != nil && lv.expired {
+			batch = 1 // waited long enough: whatever there is, or the next byte
+		}
 	}
 }
 
@@ -94,12 +103,14 @@ func (rd *Reader[H]) Read(p []byte) (int, error) {
 // byte the fill wrote. w receives slices of the shared body: per the
 // io.Writer contract it must neither modify nor keep them.
 func (rd *Reader[H]) WriteTo(w io.Writer) (n int64, err error) {
+	batch := rd.batch
 	for {
 		if rd.closed {
 			return n, ErrReaderClosed
 		}
-		seg, wake, err := rd.b.next(&rd.cur, rd.batch)
+		seg, wake, lv, err := rd.b.next(&rd.cur, batch, rd.wait)
 		if len(seg) > 0 {
+			batch = rd.batch
 			k, werr := w.Write(seg)
 			rd.cur.advance(k)
 			n += int64(k)
@@ -119,6 +130,9 @@ func (rd *Reader[H]) WriteTo(w io.Writer) (n int64, err error) {
 		}
 		if err := rd.block(wake); err != nil {
 			return n, err
+		}
+		if lv != nil && lv.expired {
+			batch = 1 // waited long enough: whatever there is, or the next byte
 		}
 	}
 }

@@ -58,7 +58,7 @@ func (s *Stream[K, H]) Open(ctx context.Context, key K, fill FillFunc[H]) (*Read
 	if err := ctx.Err(); err != nil {
 		return nil, err // do not start a flight nobody will read
 	}
-	f, role, err := s.r.acquire(ctx, key, newBody[H], false)
+	f, role, err := s.r.acquire(ctx, key, s.newBody, false)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *Stream[K, H]) Close() error {
 // own starts a reader's own fill after LockTimeout: a flight outside the
 // map, whose body nobody else reads and which does not linger.
 func (s *Stream[K, H]) own(ctx context.Context, fill FillFunc[H]) (*body[H], *membership, error) {
-	f, err := s.r.private(ctx, newBody[H])
+	f, err := s.r.private(ctx, s.newBody)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,6 +107,8 @@ func (s *Stream[K, H]) own(ctx context.Context, fill FillFunc[H]) (*body[H], *me
 	go s.run(f, fill)
 	return f.val, m, nil
 }
+
+func (s *Stream[K, H]) newBody() *body[H] { return newBody[H](s.r.clock()) }
 
 // run is the fill's goroutine.
 func (s *Stream[K, H]) run(f *flight[K, *body[H]], fill FillFunc[H]) {
