@@ -333,14 +333,21 @@ func (e *Edge) upstreamFailed(w http.ResponseWriter, r *http.Request, err error)
 	http.Error(w, "upstream failed", code)
 }
 
-// missBatch is the smallest write of a miss body that is still arriving
-// (the end of the body always goes at once). An origin sends a body in
-// pieces of a few KiB; with thousands of viewers on one flight, a write and
-// a wake-up per piece for each of them is most of the cost of a herd.
-const missBatch = 64 << 10
+// A miss body that is still arriving goes to viewers in writes of at
+// least missBatch bytes, or what there is once a viewer has waited
+// missBatchWait (the end of the body always goes at once). An origin sends
+// a body in pieces of a few KiB; with thousands of viewers on one flight,
+// a write and a wake-up per piece for each of them is most of the cost of
+// a herd, and the wake-ups of viewers already streaming delay the heads of
+// those still waiting. The bound keeps a low-latency chunk that is smaller
+// than a batch from waiting for the next one.
+const (
+	missBatch     = 256 << 10
+	missBatchWait = 50 * time.Millisecond
+)
 
 // streamMiss sends a miss's response head by itself, then the body as it
-// arrives, in writes of at least missBatch bytes.
+// arrives, in batches.
 func streamMiss(w http.ResponseWriter, rd *coalesce.Reader[*head]) (int64, error) {
 	// The head goes out as soon as the flight has one, not with the first
 	// body bytes: it is all a viewer needs to start, and a small write.
@@ -352,7 +359,7 @@ func streamMiss(w http.ResponseWriter, rd *coalesce.Reader[*head]) (int64, error
 	// body bytes while the heads of thousands behind them wait their turn.
 	// Yielding here sends every waiting head before any body copy.
 	runtime.Gosched()
-	rd.SetBatch(missBatch)
+	rd.SetBatch(missBatch, missBatchWait)
 	return rd.WriteTo(flushWriter{w})
 }
 

@@ -71,7 +71,7 @@ func herdOnce(b *testing.B, n int) (heads, seen time.Duration) {
 	release := make(chan struct{})
 	var start time.Time // written before release is closed
 	var wrote, got sync.WaitGroup
-	var mu sync.Mutex // guards lastWrite, lastSeen
+	var mu sync.Mutex                     // guards lastWrite, lastSeen
 	var lastWrite, lastSeen time.Duration // since start
 	for i := range n {
 		wrote.Add(1)
