@@ -68,9 +68,10 @@
 //
 // Every growth of the body wakes every Reader that has caught up with it.
 // When thousands of Readers follow a body that arrives in small steps, that
-// is thousands of wake-ups and socket writes per step; Reader.SetBatch(n)
-// makes a Reader wait for n unread bytes (or the end of the body, which is
-// never held back) so that it writes in pieces of n instead.
+// is thousands of wake-ups and socket writes per step;
+// Reader.SetBatch(n, maxWait) makes a Reader wait for n unread bytes, the
+// end of the body (never held back) or maxWait, so that it writes in
+// pieces of n instead.
 //
 // Bodies are held in memory, so they are bounded: Options.MaxBodySize
 // (default [DefaultMaxBodySize], 64 MiB; negative for no bound) caps each
