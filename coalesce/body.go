@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,9 +61,10 @@ type levelKey struct {
 type level struct {
 	ch    chan struct{} // closed when the wait ends, whatever ended it
 	timer Timer         // the time bound; nil without one
-	// expired is set (under body.mu) before ch is closed when the time
-	// bound ended the wait; readers read it after ch is closed.
-	expired bool
+	// expired is set before ch is closed when the time bound ended the
+	// wait. Atomic: a Reader may also stop waiting for another reason (the
+	// lock timeout) and look at it while the timer fires.
+	expired atomic.Bool
 }
 
 // levelHeap is a min-heap of awaited sizes (container/heap).
@@ -153,7 +155,7 @@ func (b *body[H]) expire(k levelKey, lv *level) {
 	if b.atLevel[k] != lv {
 		return
 	}
-	lv.expired = true
+	lv.expired.Store(true)
 	close(lv.ch)
 	delete(b.atLevel, k)
 }

@@ -92,7 +92,7 @@ func (rd *Reader[H]) Read(p []byte) (int, error) {
 		if err := rd.block(wake); err != nil {
 			return 0, err
 		}
-		if lv != nil && lv.expired {
+		if lv != nil && lv.expired.Load() {
 			batch = 1 // waited long enough: whatever there is, or the next byte
 		}
 	}
@@ -131,7 +131,7 @@ func (rd *Reader[H]) WriteTo(w io.Writer) (n int64, err error) {
 		if err := rd.block(wake); err != nil {
 			return n, err
 		}
-		if lv != nil && lv.expired {
+		if lv != nil && lv.expired.Load() {
 			batch = 1 // waited long enough: whatever there is, or the next byte
 		}
 	}
