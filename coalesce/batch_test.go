@@ -229,3 +229,50 @@ func TestStreamBatchMaxWait(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamBatchWithLockTimeout: a joined Reader whose batch time bound
+// and LockTimeout end at the same instant reads the whole body (the lock
+// timeout finds the flight progressed and keeps it), with the small first
+// piece released by the bound.
+func TestStreamBatchWithLockTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const d = 10 * time.Millisecond
+		src := pattern(5, 5000)
+		s := coalesce.NewStream[string, hdr](&coalesce.Options{LockTimeout: d})
+		release := make(chan struct{})
+		fill := func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+			if _, err := w.Write(src[:100]); err != nil {
+				return err
+			}
+			<-release
+			_, err := w.Write(src[100:])
+			return err
+		}
+		lead, err := s.Open(context.Background(), "k", fill)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lead.Close()
+		synctest.Wait()
+		rd, err := s.Open(context.Background(), "k", fill)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rd.Close()
+		rd.SetBatch(4096, d)
+		start := time.Now()
+		buf := make([]byte, 8192)
+		n, err := rd.Read(buf)
+		if err != nil || n != 100 || time.Since(start) != d {
+			t.Fatalf("first Read = %d, %v after %v; want the 100 bytes there after %v", n, err, time.Since(start), d)
+		}
+		close(release)
+		rest, err := io.ReadAll(rd)
+		if err != nil || !bytes.Equal(append(buf[:100:100], rest...), src) {
+			t.Fatalf("rest: %d bytes, %v; want %d", len(rest), err, len(src)-100)
+		}
+		if !rd.Shared() {
+			t.Fatal("Reader left the flight at the lock timeout although it had progressed")
+		}
+	})
+}
