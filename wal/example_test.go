@@ -51,3 +51,43 @@ func Example() {
 	// truncate checkpoint: log=0 checkpointed=0
 	// latest sees 'A'
 }
+
+// ExampleSnapshot_ReadPages reads three consecutive pages with one call,
+// each page's first 8 bytes (a header the caller does not keep) into one
+// scratch buffer and the rest into place in one body buffer. Page 2 was
+// rewritten by a later commit, so the run is read in three stretches:
+// the first commit's frame of page 1, the second commit's frame of page 2,
+// and page 3 from the first commit again.
+func ExampleSnapshot_ReadPages() {
+	ctx := context.Background()
+	st, err := wal.Open("demo.db", &wal.Options{PageSize: 512, FS: vfs.NewMem()})
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	page := func(hdr, body byte) []byte {
+		return append(bytes.Repeat([]byte{hdr}, 8), bytes.Repeat([]byte{body}, 504)...)
+	}
+	tx, _ := st.Begin(ctx)
+	tx.WritePage(1, page('h', 'a'))
+	tx.WritePage(2, page('h', 'b'))
+	tx.WritePage(3, page('h', 'c'))
+	tx.Commit(ctx)
+	tx, _ = st.Begin(ctx)
+	tx.WritePage(2, page('H', 'B'))
+	tx.Commit(ctx)
+
+	snap, _ := st.Snapshot()
+	defer snap.Close()
+	scratch := make([]byte, 8)
+	body := make([]byte, 3*504)
+	var bufs [][]byte
+	for i := range 3 {
+		bufs = append(bufs, scratch, body[i*504:(i+1)*504])
+	}
+	if err := snap.ReadPages(1, bufs); err != nil {
+		panic(err)
+	}
+	fmt.Printf("%c%c%c, last header %q\n", body[0], body[504], body[1008], scratch[0])
+	// Output: aBc, last header 'h'
+}
