@@ -96,6 +96,7 @@ type Edge struct {
 	log    *slog.Logger
 	cache  *cache
 	flight *coalesce.Stream[string, *head]
+	fills  fillSet
 	down   *downSet
 	m      metrics
 	vals   constValues
@@ -273,7 +274,7 @@ func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, sta
 		flightKey = key + "\x00origin"
 	}
 	rd, err := e.flight.Open(r.Context(), flightKey, func(ctx context.Context, fw *coalesce.Writer[*head]) error {
-		return e.fill(ctx, key, fromPeer, fw)
+		return e.fill(ctx, key, flightKey, fromPeer, fw)
 	})
 	if err != nil {
 		e.upstreamFailed(w, r, err)

@@ -56,7 +56,22 @@ func (d *downSet) mark(id string) {
 // fill fetches key for a flight. A request from a peer, or a key this edge
 // owns, goes to the origin; otherwise to the owner, then the next members of
 // the key's LocateN list when one fails, and to the origin when all fail.
-func (e *Edge) fill(ctx context.Context, key string, fromPeer bool, w *coalesce.Writer[*head]) error {
+func (e *Edge) fill(ctx context.Context, key, flightKey string, fromPeer bool, w *coalesce.Writer[*head]) error {
+	// A flight whose last viewer hung up leaves the map at once, but its
+	// fill goes on to store a body it already holds whole; a request in
+	// that window starts this flight. Wait for that fill before looking in
+	// the cache, or both fetch. (Only fills of the same flight key wait on
+	// each other, and an origin fill never waits on a peer fill, so two
+	// edges cannot wait on each other through this.)
+	prev, done := e.fills.enter(flightKey)
+	defer e.fills.exit(flightKey, done)
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	// A request that missed the cache just as the previous flight for key
 	// stored its body and ended starts a new flight; the body is here now.
 	// (The previous flight stores before it ends, so a flight that starts
@@ -105,6 +120,39 @@ func (e *Edge) fill(ctx context.Context, key string, fromPeer bool, w *coalesce.
 		return err
 	}
 	return e.relay(ctx, key, "origin", resp, w)
+}
+
+// fillSet tracks the fills running per flight key. Its zero value is ready
+// to use; it is safe for concurrent use.
+type fillSet struct {
+	mu sync.Mutex               // guards m
+	m  map[string]chan struct{} // flight key → done channel of its latest fill
+}
+
+// enter registers a fill of key and returns the done channel of the fill
+// of key that was running before it (nil if none), and its own, which
+// exit closes. Fills of one key thus form a chain, each waiting for the
+// one before.
+func (s *fillSet) enter(key string) (prev, done chan struct{}) {
+	done = make(chan struct{})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[string]chan struct{})
+	}
+	prev = s.m[key]
+	s.m[key] = done
+	return prev, done
+}
+
+// exit ends the fill that enter gave done.
+func (s *fillSet) exit(key string, done chan struct{}) {
+	s.mu.Lock()
+	if s.m[key] == done {
+		delete(s.m, key)
+	}
+	s.mu.Unlock()
+	close(done)
 }
 
 // fillFromCache serves a flight from a cached entry instead of upstream.

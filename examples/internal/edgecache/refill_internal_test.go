@@ -46,3 +46,51 @@ func TestMissAfterStoreServesFromCache(t *testing.T) {
 		t.Errorf("stats: refilled %d, origin fetches %d; want 2, 0", st.Refilled, st.OriginFetches)
 	}
 }
+
+// TestMissWaitsForAbandonedFill: a flight whose last viewer hung up leaves
+// the flight map while its fill is still storing the body; a request in
+// that window starts a new flight, whose fill must wait for the old one and
+// answer from the cache instead of fetching again (the second origin fetch
+// bench/edgebench's TestPeers caught). The old fill is simulated by a
+// registered fill that stores the body and then ends.
+func TestMissWaitsForAbandonedFill(t *testing.T) {
+	var fetches atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Write([]byte("from origin"))
+	}))
+	defer origin.Close()
+	e, err := New(Config{Origin: origin.URL, Self: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	key := "/vod/a/seg-1.m4s"
+	flightKey := key + "\x00origin" // this edge owns every key: a tier of one
+	_, oldFill := e.fills.enter(flightKey)
+
+	rec := httptest.NewRecorder()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		e.serveMiss(rec, httptest.NewRequest(http.MethodGet, key, nil), key, time.Now())
+	}()
+	select {
+	case <-served:
+		t.Fatalf("request answered (status %d, X-Cache-Via %q) while the previous fill was still running", rec.Code, rec.Header().Get("X-Cache-Via"))
+	case <-time.After(50 * time.Millisecond):
+	}
+	body := bytes.Repeat([]byte("x"), 4096)
+	e.cache.put(key, http.StatusOK, "video/mp4", body, time.Minute)
+	e.fills.exit(flightKey, oldFill)
+	<-served
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), body) || rec.Header().Get("X-Cache-Via") != "cache" {
+		t.Fatalf("status %d, %d body bytes, X-Cache-Via %q; want 200, the cached body, cache", rec.Code, rec.Body.Len(), rec.Header().Get("X-Cache-Via"))
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("origin fetched %d times, want 0", n)
+	}
+	if len(e.fills.m) != 0 {
+		t.Errorf("fill registry keeps %d keys after every fill ended", len(e.fills.m))
+	}
+}
