@@ -67,8 +67,11 @@ func (s *Store) appendLocked(pages []uint32, dirty map[uint32][]byte, nPage uint
 	s.written, s.writtenPages = s.w.mxFrame, nPage
 	if s.sync == SyncNormal {
 		s.publishLocked(seq, s.written, nPage)
-	} else if s.appended != nil {
-		close(s.appended) // wake the gathering group-commit leader
+	} else if s.appended != nil && s.writtenSeq >= s.gatherTo {
+		// Wake the gathering group-commit leader once its batch is in,
+		// not at every append: each wake-up is a switch on the path that
+		// every committer of the batch waits behind.
+		close(s.appended)
 		s.appended = nil
 	}
 	s.mu.Unlock()
@@ -158,9 +161,11 @@ func (s *Store) gatherLocked() {
 	defer timer.Stop()
 	for want() {
 		// A channel of its own, so that appends wake only the leader and
-		// not every committer waiting for its fsync.
+		// not every committer waiting for its fsync; the append that
+		// completes the batch closes it.
 		ch := make(chan struct{})
 		s.appended = ch
+		s.gatherTo = s.pubSeq + target
 		s.mu.Unlock()
 		select {
 		case <-ch:

@@ -61,7 +61,8 @@ type Store struct {
 	writtenPages, pubPages uint32
 	nBackfill              uint32        // frames of gen already copied into the db file and synced
 	syncing                bool          // a group-commit leader is in fsync
-	appended               chan struct{} // non-nil while that leader gathers; closed by the next append
+	appended               chan struct{} // non-nil while that leader gathers; closed by the append that reaches gatherTo
+	gatherTo               uint64        // writtenSeq at which the gathering leader's batch is complete
 	lastBatch              uint64        // commits the last group fsync made durable
 	syncAvg                time.Duration // moving average of a WAL fsync's duration (SyncGroup)
 	failed                 error         // sticky: wraps ErrFailed after a failed WAL fsync
