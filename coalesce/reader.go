@@ -12,8 +12,9 @@ import (
 // never copied for a Reader: WriteTo hands the shared chunks straight to
 // the destination, Read copies only into the caller's buffer.
 //
-// Every method blocks at most until the body changes or the Open context is
-// done (then it returns ctx.Err()). A Reader is not safe for concurrent
+// Every method blocks at most until the body changes (with SetBatch: until
+// enough of it has, or the batch's maxWait) or the Open context is done
+// (then it returns ctx.Err()). A Reader is not safe for concurrent
 // use; to unblock one from outside, cancel its context.
 type Reader[H any] struct {
 	ctx    context.Context
@@ -40,14 +41,20 @@ func (rd *Reader[H]) Shared() bool { return rd.shared }
 // body that grows in small steps makes one write (and wakes once) per n
 // bytes instead of once per step — which matters when thousands of
 // Readers follow one body. Fewer bytes are returned when the flight ends
-// (the end of the body is never held back), and, if maxWait > 0, when
-// maxWait has passed since the Reader began waiting: a source that sends a
+// (the end of the body is never held back), and, if maxWait > 0, after at
+// most maxWait of waiting (Readers waiting for the same amount share one
+// timer, so a later one may be released sooner): a source that sends a
 // small piece and pauses (a low-latency chunk) delays it by at most
 // maxWait. n <= 1 (the default) returns bytes as soon as any are
 // published. SetBatch may be called between reads.
 func (rd *Reader[H]) SetBatch(n int, maxWait time.Duration) {
-	rd.batch, rd.wait = int64(n), max(maxWait, 0)
+	// Bounded so that offset + batch cannot overflow; no body is larger.
+	rd.batch, rd.wait = min(int64(n), maxBatch), max(maxWait, 0)
 }
+
+// maxBatch bounds SetBatch's n: far above any body (MaxBodySize is an
+// int64 too, but a batch larger than the body only waits for its end).
+const maxBatch = 1 << 50
 
 // Header waits for the header the fill published and returns it. If the
 // fill ended without one, Header returns the zero H and the fill's error

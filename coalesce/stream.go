@@ -117,7 +117,7 @@ func (s *Stream[K, H]) run(f *flight[K, *body[H]], fill FillFunc[H]) {
 	s.r.run(f, func(ctx context.Context) (*body[H], error) {
 		err := fill(ctx, w)
 		if err == nil {
-			err = w.err // a fill that ignored ErrTooLarge still failed
+			err = w.err // a fill that ignored a refusal (ErrTooLarge, ErrLeaderTimeout, ...) still failed
 		}
 		return f.val, err
 	})

@@ -807,3 +807,52 @@ func TestStreamLeaderTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamRefusalIsSticky: a fill that ignores the Writer's refusal
+// (here after the leader deadline) and returns nil still fails the flight,
+// so the cut body is neither reported complete nor left to linger.
+func TestStreamRefusalIsSticky(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := newClock()
+		s := coalesce.NewStream[string, hdr](&coalesce.Options{LeaderTimeout: 3 * time.Second, Linger: time.Minute, Clock: clk})
+		defer s.Close()
+		step := make(chan struct{})
+		fill := func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+			_, _ = io.WriteString(w, "hello ")
+			<-step
+			_, _ = io.WriteString(w, "world") // refused: ErrLeaderTimeout, ignored
+			return nil
+		}
+		rd, err := s.Open(context.Background(), "k", fill)
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		clk.Advance(3 * time.Second)
+		close(step)
+		got, err := io.ReadAll(rd)
+		if string(got) != "hello " || !errors.Is(err, coalesce.ErrLeaderTimeout) {
+			t.Fatalf("ReadAll = %q, %v; want %q, ErrLeaderTimeout", got, err, "hello ")
+		}
+		if n, err := rd.Wait(); !errors.Is(err, coalesce.ErrLeaderTimeout) {
+			t.Fatalf("Wait = %d, %v; want ErrLeaderTimeout", n, err)
+		}
+		rd.Close()
+		synctest.Wait()
+		// The cut body must not serve the next reader.
+		again := make(chan struct{})
+		rd2, err := s.Open(context.Background(), "k", func(ctx context.Context, w *coalesce.Writer[hdr]) error {
+			close(again)
+			_, err := io.WriteString(w, "hello world")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rd2.Close()
+		if got, err := io.ReadAll(rd2); string(got) != "hello world" || err != nil || rd2.Shared() {
+			t.Fatalf("next Open: %q, %v, shared %v; want a new fill's %q", got, err, rd2.Shared(), "hello world")
+		}
+		<-again
+	})
+}

@@ -22,7 +22,17 @@ type Writer[H any] struct {
 	used int
 	n    int64 // bytes written so far
 	hint int64 // expected total size, 0 = unknown
-	err  error // sticky: ErrTooLarge
+	err  error // sticky: the first refusal (ErrTooLarge, ErrLeaderTimeout, ...)
+}
+
+// fail records err as the Writer's first refusal and returns it. A refusal
+// is sticky: a fill that ignores it and returns nil still fails the flight
+// with it (Stream.run), so a body cut short is never taken for a whole one.
+func (w *Writer[H]) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return err
 }
 
 // SetHeader publishes h to every reader, whose Header calls then return it.
@@ -31,13 +41,13 @@ type Writer[H any] struct {
 // if it holds maps or slices (an http.Header), nobody may modify them.
 func (w *Writer[H]) SetHeader(h H) error {
 	if err := w.live(); err != nil {
-		return err
+		return w.fail(err)
 	}
 	w.b.mu.Lock()
 	defer w.b.mu.Unlock()
 	switch {
 	case w.b.ended:
-		return w.b.refuse
+		return w.fail(w.b.refuse)
 	case w.b.hdrSet:
 		return ErrHeaderSet
 	}
@@ -75,15 +85,14 @@ func (w *Writer[H]) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		t, err := w.tail()
 		if err == errFull {
-			w.err = ErrTooLarge
-			return n, w.err
+			return n, w.fail(ErrTooLarge)
 		}
 		if err != nil {
-			return n, err
+			return n, w.fail(err)
 		}
 		c := copy(t, p)
 		if err := w.commit(c); err != nil {
-			return n, err
+			return n, w.fail(err)
 		}
 		n += c
 		p = p[c:]
@@ -125,8 +134,7 @@ func (w *Writer[H]) ReadFrom(r io.Reader) (n int64, err error) {
 			k, rerr := io.ReadFull(r, probe[:])
 			switch {
 			case k > 0:
-				w.err = ErrTooLarge
-				return n, w.err
+				return n, w.fail(ErrTooLarge)
 			case rerr == io.EOF:
 				return n, nil
 			default:
@@ -134,12 +142,12 @@ func (w *Writer[H]) ReadFrom(r io.Reader) (n int64, err error) {
 			}
 		}
 		if err != nil {
-			return n, err
+			return n, w.fail(err)
 		}
 		k, rerr := r.Read(t)
 		if k > 0 {
 			if err := w.commit(k); err != nil {
-				return n, err
+				return n, w.fail(err)
 			}
 			n += int64(k)
 		}
