@@ -29,6 +29,10 @@ func Set(h http.Header, d time.Duration) {
 	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt((ms+999)/1000, 10))
 }
 
+// maxDelta is the largest lifetime Get returns, in seconds (RFC 9111's
+// 2^31).
+const maxDelta = 1 << 31
+
 // Get reads the lifetime from h: 0 for no-store, no-cache or private, else
 // Header when present and valid, else Cache-Control max-age, else 0.
 func Get(h http.Header) time.Duration {
@@ -42,13 +46,16 @@ func Get(h http.Header) time.Duration {
 		}
 		if v, ok := strings.CutPrefix(d, "max-age="); ok {
 			if s, err := strconv.ParseInt(v, 10, 64); err == nil && s > 0 {
-				maxAge = time.Duration(s) * time.Second
+				// RFC 9111 §1.2.2: a delta-seconds too large to represent
+				// means 2^31 seconds; clamping also keeps the Duration
+				// from overflowing into a tiny or negative lifetime.
+				maxAge = time.Duration(min(s, maxDelta)) * time.Second
 			}
 		}
 	}
 	if v := h.Get(Header); v != "" {
 		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
-			return time.Duration(ms) * time.Millisecond
+			return time.Duration(min(ms, maxDelta*1000)) * time.Millisecond
 		}
 	}
 	return maxAge

@@ -40,6 +40,9 @@ func TestGet(t *testing.T) {
 		{"bad-ms", map[string]string{msttl.Header: "-3", "Cache-Control": "max-age=2"}, 2 * time.Second},
 		{"garbage", map[string]string{msttl.Header: "x", "Cache-Control": "max-age=y"}, 0},
 		{"none", nil, 0},
+		{"huge-max-age", map[string]string{"Cache-Control": "max-age=18446744074"}, (1 << 31) * time.Second},
+		{"overflowing-max-age", map[string]string{"Cache-Control": "max-age=9223372036"}, (1 << 31) * time.Second},
+		{"huge-ms", map[string]string{msttl.Header: "9223372036854775807"}, (1 << 31) * time.Second},
 	} {
 		h := http.Header{}
 		for k, v := range tc.header {
