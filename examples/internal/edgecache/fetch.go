@@ -64,14 +64,22 @@ func (e *Edge) fill(ctx context.Context, key, flightKey string, fromPeer bool, w
 	// each other, and an origin fill never waits on a peer fill, so two
 	// edges cannot wait on each other through this.)
 	prev, done := e.fills.enter(flightKey)
-	defer e.fills.exit(flightKey, done)
 	if prev != nil {
 		select {
 		case <-prev:
 		case <-ctx.Done():
+			// This fill gives up, but the one before it still runs: closing
+			// done now would let the next fill in the chain miss the cache
+			// and fetch again. Close it when prev closes (the goroutine
+			// lives no longer than the chain's running fill).
+			go func() {
+				<-prev
+				e.fills.exit(flightKey, done)
+			}()
 			return ctx.Err()
 		}
 	}
+	defer e.fills.exit(flightKey, done)
 	// A request that missed the cache just as the previous flight for key
 	// stored its body and ended starts a new flight; the body is here now.
 	// (The previous flight stores before it ends, so a flight that starts

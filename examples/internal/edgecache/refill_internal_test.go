@@ -2,6 +2,7 @@ package edgecache
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -92,5 +93,81 @@ func TestMissWaitsForAbandonedFill(t *testing.T) {
 	}
 	if len(e.fills.m) != 0 {
 		t.Errorf("fill registry keeps %d keys after every fill ended", len(e.fills.m))
+	}
+}
+
+// TestCancelledMiddleFillKeepsChain: fills of one flight key form a chain
+// A ← B ← C. When B's request ends while B waits for A, B must not release
+// C before A is done: C would miss the cache and fetch a second time.
+func TestCancelledMiddleFillKeepsChain(t *testing.T) {
+	var fetches atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Write([]byte("from origin"))
+	}))
+	defer origin.Close()
+	e, err := New(Config{Origin: origin.URL, Self: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	key := "/vod/a/seg-2.m4s"
+	flightKey := key + "\x00origin"
+	_, fillA := e.fills.enter(flightKey)
+
+	// B: a request whose client leaves while its fill waits for A.
+	ctxB, cancelB := context.WithCancel(context.Background())
+	servedB := make(chan struct{})
+	go func() {
+		defer close(servedB)
+		req := httptest.NewRequest(http.MethodGet, key, nil).WithContext(ctxB)
+		e.serveMiss(httptest.NewRecorder(), req, key, time.Now())
+	}()
+	waitFor(t, "fill B registered", func() bool {
+		e.fills.mu.Lock()
+		defer e.fills.mu.Unlock()
+		return e.fills.m[flightKey] != fillA
+	})
+	cancelB()
+	<-servedB
+
+	// C: a request after B left, while A still runs.
+	rec := httptest.NewRecorder()
+	servedC := make(chan struct{})
+	go func() {
+		defer close(servedC)
+		e.serveMiss(rec, httptest.NewRequest(http.MethodGet, key, nil), key, time.Now())
+	}()
+	select {
+	case <-servedC:
+		t.Fatalf("C answered (status %d, X-Cache-Via %q) while fill A was still running", rec.Code, rec.Header().Get("X-Cache-Via"))
+	case <-time.After(50 * time.Millisecond):
+	}
+	body := bytes.Repeat([]byte("y"), 4096)
+	e.cache.put(key, http.StatusOK, "video/mp4", body, time.Minute)
+	e.fills.exit(flightKey, fillA)
+	<-servedC
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), body) || rec.Header().Get("X-Cache-Via") != "cache" {
+		t.Fatalf("C: status %d, %d body bytes, X-Cache-Via %q; want 200, the cached body, cache", rec.Code, rec.Body.Len(), rec.Header().Get("X-Cache-Via"))
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("origin fetched %d times, want 0", n)
+	}
+	waitFor(t, "fill registry empty", func() bool {
+		e.fills.mu.Lock()
+		defer e.fills.mu.Unlock()
+		return len(e.fills.m) == 0
+	})
+}
+
+// waitFor polls cond for up to five seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
