@@ -100,7 +100,9 @@ func (c *cache) put(key string, status int, ctype string, body []byte, ttl time.
 		modified: []string{now.UTC().Format(http.TimeFormat)},
 	}
 	e.refs.Store(1)
-	if c.dir != "" && int64(len(body)) >= c.diskMin {
+	// Only a 200 goes to a file: serveHit and the hit lane send any other
+	// status from e.body, so a file entry of a 404 would go out empty.
+	if c.dir != "" && status == http.StatusOK && int64(len(body)) >= c.diskMin {
 		if f, err := c.writeFile(body); err == nil {
 			e.file = f
 		}

@@ -410,3 +410,26 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("go_goroutines: got %q (%v), want a count of at least 3", rest, err)
 	}
 }
+
+// TestLargeNegativeHit: a cached 404 whose body is over DiskMin is served
+// whole from the cache (a non-200 is always sent from memory).
+func TestLargeNegativeHit(t *testing.T) {
+	body := bytes.Repeat([]byte("n"), 32<<10)
+	o := newFakeOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(edgecache.MaxAgeHeader, "60000")
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write(body)
+	})
+	tr := newTier(t, o.srv.URL, 1, func(c *edgecache.Config) { c.DiskMin = 1 << 10 })
+	p := "/live/ch1/0/404.m4s"
+	for i, want := range []string{"miss", "hit"} {
+		code, b, _ := get(t, tr.urls[0]+p)
+		if code != http.StatusNotFound || !bytes.Equal(b, body) {
+			t.Fatalf("request %d (%s): status %d, %d body bytes; want 404 and %d", i, want, code, len(b), len(body))
+		}
+	}
+	if c := o.count(p); c != 1 {
+		t.Errorf("origin fetches: got %d want 1", c)
+	}
+}
