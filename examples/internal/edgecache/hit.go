@@ -51,12 +51,25 @@ func (e *Edge) serveHit(w http.ResponseWriter, r *http.Request, ent *entry) {
 		if c, ok := ktls.ConnFromContext(r.Context()); ok {
 			work.Conn = c
 		}
-		err := e.cfg.Pool.Dispatch(r.Context(), e.cfg.Policy, work, func() { e.sendFile(w, r, ent) })
+		// Not Pool.Dispatch: its Run returns when the client leaves while
+		// the send may still run later, on a ResponseWriter whose handler
+		// has returned. Once the send is queued the handler waits for it
+		// however long; only a send that was never queued (pool closed,
+		// no workers, client gone while the queue was full) runs inline.
+		// The node choice is Dispatch's: a node without workers means any.
+		node := e.cfg.Policy.Place(work)
+		if node != numa.AnyNode && e.cfg.Pool.Size(node) == 0 {
+			node = numa.AnyNode
+		}
+		sent := make(chan struct{})
+		err := e.cfg.Pool.Submit(r.Context(), node, func() {
+			defer close(sent)
+			e.sendFile(w, r, ent)
+		})
 		if err == nil {
+			<-sent
 			return
 		}
-		// The pool is closed or the client left: send inline (a no-op for
-		// a client that is gone).
 	}
 	e.sendFile(w, r, ent)
 }
