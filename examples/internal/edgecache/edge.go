@@ -42,7 +42,7 @@ const viewerWindow = 10 * time.Second
 var ErrConfig = errors.New("edgekit/examples/edgecache: invalid config")
 
 // Config configures an Edge; a plain value that New copies (Pool, Policy,
-// Client and Logger are shared, not copied).
+// Client's Transport and Logger are shared, not copied).
 type Config struct {
 	// Origin is the origin's base URL, e.g. "http://127.0.0.1:8080".
 	Origin string
@@ -71,7 +71,11 @@ type Config struct {
 	// (numa.DiskSilo: the node of the file's disk).
 	Pool   *numa.Pool
 	Policy numa.Policy
-	// Client makes upstream requests; nil means a fresh transport.
+	// Client makes upstream requests; nil means a fresh transport. The
+	// Edge uses a copy that never follows a redirect (its CheckRedirect is
+	// replaced): a 3xx is relayed to the client, since following it could
+	// reach any host and would cache that host's body under the request's
+	// key.
 	Client *http.Client
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -84,6 +88,7 @@ type head struct {
 	length int64 // -1 unknown
 	ttl    time.Duration
 	via    string // member or "origin"
+	loc    string // Location of a 3xx, relayed as is
 }
 
 // Edge is a caching reverse proxy for one member of an edge tier. It is
@@ -148,14 +153,16 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	client := cfg.Client
-	if client == nil {
-		client = &http.Client{Transport: &http.Transport{
-			MaxIdleConnsPerHost:   256,
-			ResponseHeaderTimeout: cfg.HeaderTimeout,
-			IdleConnTimeout:       90 * time.Second,
-		}}
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost:   256,
+		ResponseHeaderTimeout: cfg.HeaderTimeout,
+		IdleConnTimeout:       90 * time.Second,
+	}}
+	if cfg.Client != nil {
+		c := *cfg.Client
+		client = &c
 	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 			return nil, err
@@ -299,6 +306,9 @@ func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, sta
 		h.Set("X-Cache", "MISS")
 	}
 	h.Set("X-Cache-Via", hd.via)
+	if hd.loc != "" {
+		h.Set("Location", hd.loc)
+	}
 	w.WriteHeader(hd.status)
 	var n int64
 	if r.Method != http.MethodHead {

@@ -433,3 +433,36 @@ func TestLargeNegativeHit(t *testing.T) {
 		t.Errorf("origin fetches: got %d want 1", c)
 	}
 }
+
+// TestRedirectRelayed: an origin's 3xx goes to the client as it is, with
+// its Location; the edge neither follows it (which could send it to any
+// host and cache that host's body under the requested key) nor caches it.
+func TestRedirectRelayed(t *testing.T) {
+	target := newFakeOrigin(t, slowSegment)
+	o := newFakeOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(edgecache.MaxAgeHeader, "60000")
+		http.Redirect(w, r, target.srv.URL+r.URL.Path, http.StatusFound)
+	})
+	tr := newTier(t, o.srv.URL, 1, nil)
+	p := "/live/ch1/0/30.m4s"
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i := 0; i < 2; i++ {
+		resp, err := noFollow.Get(tr.urls[0] + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != target.srv.URL+p {
+			t.Fatalf("request %d: status %d, Location %q; want 302 and %q", i, resp.StatusCode, resp.Header.Get("Location"), target.srv.URL+p)
+		}
+	}
+	if c := o.count(p); c != 2 {
+		t.Errorf("origin requests: got %d want 2 (one per request: a 3xx is not cached)", c)
+	}
+	if c := target.count(p); c != 0 {
+		t.Errorf("redirect target requests: got %d want 0", c)
+	}
+	if st := tr.edges[0].Stats(); st.CacheEntries != 0 {
+		t.Errorf("cache entries: got %d want 0", st.CacheEntries)
+	}
+}

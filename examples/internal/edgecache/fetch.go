@@ -208,6 +208,9 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 	defer resp.Body.Close()
 	ttl := msttl.Get(resp.Header)
 	hd := &head{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), length: resp.ContentLength, ttl: ttl, via: via}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		hd.loc = resp.Header.Get("Location") // the client follows it, not the edge
+	}
 	if resp.ContentLength > e.cfg.MaxObjectBytes {
 		return &upstreamError{via: via, err: fmt.Errorf("body of %d bytes is over the %d-byte limit", resp.ContentLength, e.cfg.MaxObjectBytes)}
 	}
@@ -264,6 +267,9 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 	return nil
 }
 
+// cacheable reports whether a whole body of status may be stored. Never a
+// 3xx: its Location would have to be stored too, and it is the origin's
+// answer to one request, not the object.
 func cacheable(status int) bool {
 	return status == http.StatusOK || status == http.StatusNotFound || status == http.StatusGone
 }
