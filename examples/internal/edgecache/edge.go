@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/edgekit/edgekit/coalesce"
@@ -107,6 +108,7 @@ type Edge struct {
 	vals   constValues
 	stop   chan struct{}
 	done   chan struct{}
+	closed sync.Once // Close runs once; later calls return at once
 }
 
 // New returns an Edge.
@@ -183,11 +185,14 @@ func New(cfg Config) (*Edge, error) {
 }
 
 // Close stops the sweeper, ends flights in progress and drops the cache.
+// It is idempotent and always returns nil.
 func (e *Edge) Close() error {
-	close(e.stop)
-	<-e.done
-	e.flight.Close()
-	e.cache.close()
+	e.closed.Do(func() {
+		close(e.stop)
+		<-e.done
+		e.flight.Close()
+		e.cache.close()
+	})
 	return nil
 }
 

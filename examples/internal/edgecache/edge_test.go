@@ -466,3 +466,16 @@ func TestRedirectRelayed(t *testing.T) {
 		t.Errorf("cache entries: got %d want 0", st.CacheEntries)
 	}
 }
+
+// TestCloseTwice: a second Close is a no-op, not a panic.
+func TestCloseTwice(t *testing.T) {
+	e, err := edgecache.New(edgecache.Config{Origin: "http://127.0.0.1:1", Self: "http://127.0.0.1:2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := e.Close(); err != nil {
+			t.Fatalf("Close %d: %v", i+1, err)
+		}
+	}
+}
