@@ -32,8 +32,8 @@ const laneBufSize = 4 << 10
 //
 // The server must use Lane.ConnContext, so handlers still find the
 // *ktls.Conn. Close stops accepting and makes idle lane connections end;
-// one in the middle of a response finishes it first. A Lane is safe for
-// concurrent use.
+// one in the middle of a response gets a grace period to finish it first.
+// A Lane is safe for concurrent use.
 type Lane struct {
 	e       *Edge
 	inner   net.Listener
@@ -71,16 +71,25 @@ func (l *Lane) Accept() (net.Conn, error) {
 	}
 }
 
+// laneCloseGrace is how long a lane connection busy with a response when
+// the lane closes has to finish it.
+const laneCloseGrace = 2 * time.Second
+
 // Close stops the lane: no more connections are accepted, idle lane
-// connections are closed and busy ones end after their current response.
+// connections are closed and busy ones end after their current response,
+// or after laneCloseGrace if the client is not taking it.
 func (l *Lane) Close() error {
 	var err error
 	l.once.Do(func() {
 		close(l.done)
 		err = l.inner.Close()
+		grace := time.Now().Add(laneCloseGrace)
 		l.mu.Lock()
 		for c := range l.conns {
 			_ = c.SetReadDeadline(time.Unix(1, 0)) // wakes a lane blocked reading
+			// A client that stopped reading would hold a lane blocked
+			// writing, its goroutine and its cache entry, forever.
+			_ = c.SetWriteDeadline(grace)
 		}
 		l.mu.Unlock()
 	})

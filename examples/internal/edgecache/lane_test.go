@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -196,4 +197,62 @@ func TestLaneClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Accept did not return after Close")
 	}
+}
+
+// TestLaneCloseStuckWriter: Close ends a lane connection stuck sending a
+// hit to a client that stopped reading (after a grace period), so its
+// goroutine and its reference to the entry do not live on.
+func TestLaneCloseStuckWriter(t *testing.T) {
+	big := bytes.Repeat([]byte("b"), 32<<20) // more than the socket buffers on both sides hold
+	o := newFakeOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(edgecache.MaxAgeHeader, "60000")
+		w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+		w.Write(big)
+	})
+	e, err := edgecache.New(edgecache.Config{Origin: o.srv.URL, Self: "http://self", CacheDir: t.TempDir(),
+		MaxObjectBytes: 64 << 20, MemoryBytes: 256 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lane := e.Lane(ktls.NewListener(ln, nil, nil), time.Minute, 5*time.Second)
+	srv := &http.Server{Handler: e, ConnContext: lane.ConnContext}
+	go srv.Serve(lane)
+	defer srv.Close()
+	p := "/live/ch1/0/big.m4s"
+	untilHit(t, "http://"+ln.Addr().String()+p)
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", p); err != nil {
+		t.Fatal(err)
+	}
+	// Never read: the lane blocks once the socket buffers are full.
+	time.Sleep(200 * time.Millisecond)
+	if !laneServing() {
+		t.Fatal("no lane goroutine serving the stuck connection")
+	}
+	if err := lane.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for laneServing() {
+		if time.Now().After(deadline) {
+			t.Fatal("a lane goroutine still serves the connection 15s after Close")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// laneServing reports whether any goroutine is in a lane's serve loop.
+func laneServing() bool {
+	buf := make([]byte, 1<<20)
+	return bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("edgecache.(*Lane).serve"))
 }
