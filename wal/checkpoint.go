@@ -231,7 +231,7 @@ func (s *Store) copyPages(pages []uint32, latest map[uint32]uint32) error {
 	// The buffer is kept for the next checkpoint (they run one at a
 	// time): a checkpoint every few hundred small commits would otherwise
 	// allocate up to copyBatch each time.
-	if want := min(len(pages)*ps, max(copyBatch, ps)); cap(s.ckptBuf) < want {
+	if want := min(len(pages), max(copyBatch/ps, 1)) * ps; cap(s.ckptBuf) < want { // no len(pages)*ps: it overflows a 32-bit int
 		s.ckptBuf = make([]byte, 0, want)
 	}
 	buf := s.ckptBuf[:0]

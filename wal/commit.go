@@ -100,6 +100,15 @@ func (s *Store) writeHeaderLocked() error {
 // syncWAL fsyncs the WAL. A failure poisons the store for writes; it is
 // never retried, because a later fsync could succeed without the lost data.
 func (s *Store) syncWAL() error {
+	s.mu.Lock()
+	failed := s.failed
+	s.mu.Unlock()
+	if failed != nil {
+		// Never again after a failure: a later fsync could succeed
+		// without the lost pages, and a checkpoint would then copy
+		// whatever those WAL offsets hold into the db file.
+		return failed
+	}
 	s.stats.walSyncs.Add(1)
 	if err := s.wal.Sync(); err != nil {
 		err = fmt.Errorf("%w: %w", ErrFailed, err)

@@ -288,3 +288,77 @@ func TestCommitAfterFailedWALSyncLosesOnlyThatCommit(t *testing.T) {
 		t.Fatalf("after crash: commit %d, %v; want 10", k, err)
 	}
 }
+
+// TestCheckpointAfterFailedFsyncCopiesNothing: with SyncNormal a checkpoint
+// syncs the WAL before copying frames into the db file. After that fsync
+// failed, a second checkpoint must not sync again and copy: the frames'
+// pages may be lost, and the WAL offsets hold an older generation's pages,
+// which would then land in the db file.
+func TestCheckpointAfterFailedFsyncCopiesNothing(t *testing.T) {
+	cfs := vfstest.NewCrashFS()
+	opts := &wal.Options{PageSize: 512, FS: cfs, Sync: wal.SyncNormal, AutoCheckpoint: -1, KeepWALOnClose: true}
+	st, err := wal.Open("/db/test.db", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	writeTx(t, st, map[uint32]byte{1: '1', 2: '2', 3: '3', 4: '4'})
+	if _, err := st.Checkpoint(ctx, wal.Restart); err != nil {
+		t.Fatal(err)
+	}
+	writeTx(t, st, map[uint32]byte{3: 'B'}) // frame 1 of the new generation
+	cfs.FailNextSync("-wal")
+	if _, err := st.Checkpoint(ctx, wal.Passive); !errors.Is(err, wal.ErrFailed) {
+		t.Fatalf("checkpoint with failing WAL fsync: %v, want ErrFailed", err)
+	}
+	if _, err := st.Checkpoint(ctx, wal.Passive); !errors.Is(err, wal.ErrFailed) {
+		t.Fatalf("second checkpoint after the failed fsync: %v, want ErrFailed (no retried fsync)", err)
+	}
+	st.Close()
+	for seed := range uint64(8) {
+		o := *opts
+		o.FS = cfs.Crash(seed, 512)
+		st2, err := wal.Open("/db/test.db", &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readByte(t, st2, 3); got != '3' && got != 'B' {
+			t.Errorf("crash seed %d: page 3 reads %q, want '3' or 'B'", seed, got)
+		}
+		st2.Close()
+	}
+}
+
+// TestClosedSnapshotReadsNothing: a closed Snapshot no longer holds
+// checkpoints back, so after a WAL restart the frames it would read hold
+// other pages; its reads must fail with ErrClosed instead of returning
+// them.
+func TestClosedSnapshotReadsNothing(t *testing.T) {
+	st := mustOpen(t, vfs.NewMem(), &wal.Options{PageSize: 512, AutoCheckpoint: -1})
+	defer st.Close()
+	ctx := context.Background()
+	writeTx(t, st, map[uint32]byte{1: 'a'})
+	writeTx(t, st, map[uint32]byte{2: 'b'})
+	writeTx(t, st, map[uint32]byte{1: 'c'})
+	snap, err := st.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	if err := snap.ReadPage(2, buf); err != nil || buf[0] != 'b' {
+		t.Fatalf("open snapshot: page 2 = %q, %v; want 'b'", buf[0], err)
+	}
+	snap.Close()
+	if _, err := st.Checkpoint(ctx, wal.Restart); err != nil {
+		t.Fatal(err)
+	}
+	writeTx(t, st, map[uint32]byte{2: 'Z'})
+	writeTx(t, st, map[uint32]byte{1: 'Y'})
+	writeTx(t, st, map[uint32]byte{1: 'X'})
+	if err := snap.ReadPage(2, buf); !errors.Is(err, wal.ErrClosed) {
+		t.Errorf("closed snapshot ReadPage(2) = %q, %v; want ErrClosed", buf[0], err)
+	}
+	if err := snap.ReadPages(1, [][]byte{buf}); !errors.Is(err, wal.ErrClosed) {
+		t.Errorf("closed snapshot ReadPages(1) = %v; want ErrClosed", err)
+	}
+}

@@ -19,8 +19,9 @@
 //
 // An in-memory wal-index, playing the part of SQLite's -shm file, maps a page
 // number to its newest frame; it is rebuilt from the WAL by Open. There is no
-// -shm file: one Store per database, in one process (Open takes an exclusive
-// flock on the db file; other processes must not write the files while it is
+// -shm file: one Store per database, in one process (on Unix, Open takes an
+// exclusive flock on the db file; elsewhere there is no lock, and the caller
+// must make sure no other Store or process writes the files while it is
 // open). SQLite can open the files after Close, or a copy of them at any
 // time, and will see every commit; wal can open files SQLite left behind.
 //

@@ -5,7 +5,8 @@ import "errors"
 // Sentinel errors. Test with errors.Is: returned errors often wrap one of
 // these together with the underlying I/O error.
 var (
-	// ErrClosed is returned by every method after Store.Close.
+	// ErrClosed is returned by every method after Store.Close, and by the
+	// read methods of a Snapshot after its own Close.
 	ErrClosed = errors.New("edgekit/wal: store closed")
 	// ErrTxDone is returned when a transaction is used after Commit, Rollback
 	// or Close.
@@ -24,7 +25,8 @@ var (
 	// version is not 3007000; as SQLite does, the store refuses to open it.
 	ErrVersion = errors.New("edgekit/wal: unsupported WAL format version")
 	// ErrLocked is returned by Open when another Store (in this or another
-	// process) has the database open.
+	// process) has the database open. Only on Unix: elsewhere Open takes no
+	// lock.
 	ErrLocked = errors.New("edgekit/wal: database is locked")
 	// ErrFailed is wrapped by every write after the WAL could not be made
 	// durable (a failed fsync). As PostgreSQL learned, a failed fsync cannot

@@ -34,6 +34,9 @@ func (r *Snapshot) ReadPages(first uint32, bufs [][]byte) error {
 	if err != nil || n == 0 {
 		return err
 	}
+	if r.closed.Load() {
+		return errSnapshotClosed
+	}
 	mark := r.mark
 	if r.dbOnly {
 		mark = 0

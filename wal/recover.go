@@ -98,9 +98,14 @@ scan:
 	for f := int64(0); f < nFrames; f += perChunk {
 		n := min(perChunk, nFrames-f)
 		b := buf[:n*fsz]
-		if _, err := s.wal.ReadAt(b, walHeaderSize+f*fsz); err != nil && err != io.EOF {
+		got, err := s.wal.ReadAt(b, walHeaderSize+f*fsz)
+		if err != nil && err != io.EOF {
 			return err
 		}
+		// A short read (the file shrank under us) leaves the previous
+		// chunk's bytes in the tail of buf: decode only what was read.
+		n = min(n, int64(got)/fsz)
+		b = b[:n*fsz]
 		for i := int64(0); i < n; i++ {
 			pgno, commit, nc, ok := decodeFrame(b[i*fsz:(i+1)*fsz], hdr, c)
 			if !ok {

@@ -3,6 +3,7 @@ package wal
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // Snapshot is a read transaction: it sees the database exactly as of the
@@ -13,7 +14,9 @@ import (
 // and keeps the WAL from being restarted. Close it promptly.
 //
 // A Snapshot is safe for concurrent use: several goroutines may read pages
-// from it at once.
+// from it at once. Reads after Close return ErrClosed: once closed, the
+// snapshot no longer holds checkpoints back, so the frames it would read
+// may have been overwritten.
 type Snapshot struct {
 	s *Store
 	// idx and mark select the WAL frames this snapshot reads; dbOnly
@@ -26,7 +29,7 @@ type Snapshot struct {
 	// ckptMark is the checkpoint limit this snapshot imposes, in frames of
 	// the current generation; guarded by s.mu (a restart resets it to 0).
 	ckptMark uint32
-	closed   bool // guarded by s.mu
+	closed   atomic.Bool // set under s.mu; read without it by the read methods
 }
 
 // Snapshot begins a read transaction at the latest visible commit.
@@ -58,6 +61,9 @@ func (r *Snapshot) ReadPage(pgno uint32, dst []byte) error {
 	if pgno == 0 || pgno > r.nPage {
 		return fmt.Errorf("%w: page %d of %d", ErrPageNumber, pgno, r.nPage)
 	}
+	if r.closed.Load() {
+		return errSnapshotClosed
+	}
 	mark := r.mark
 	if r.dbOnly {
 		mark = 0
@@ -71,13 +77,16 @@ func (r *Snapshot) Close() error {
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !r.closed {
-		r.closed = true
+	if !r.closed.Load() {
+		r.closed.Store(true)
 		delete(s.readers, r)
 		s.broadcastLocked()
 	}
 	return nil
 }
+
+// errSnapshotClosed is ErrClosed for a read of a closed Snapshot.
+var errSnapshotClosed = fmt.Errorf("%w: snapshot closed", ErrClosed)
 
 // readPage reads pgno as of frame mark of the WAL generation idx: from the
 // newest frame at or below mark, else from the db file.

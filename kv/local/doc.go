@@ -158,7 +158,9 @@
 //
 // # Caveats
 //
-//   - One process at a time: Open takes an exclusive lock on the file.
+//   - One process at a time: on Unix, Open takes an exclusive lock on the
+//     file; elsewhere there is no lock, and opening one file twice is the
+//     caller's to prevent.
 //   - Tombstones stay for Options.TombstoneGrace after their deletion
 //     time, so a workload of unique keys that are written and deleted
 //     holds one small tombstone per key deleted in the last grace period.

@@ -2,6 +2,7 @@ package btree
 
 import (
 	"encoding/binary"
+	"math"
 	"slices"
 )
 
@@ -119,12 +120,14 @@ func (tx *Tx) freeOverflow(first uint32, vlen uint32) error {
 // refusing lengths that cannot fit in the file (a corrupt cell must not
 // make the reader allocate gigabytes).
 func (tx *Tx) chainLen(first uint32, vlen uint32) (int, error) {
-	per := capacity(tx.ps)
-	n := (int(vlen) + per - 1) / per
-	if n == 0 || n > int(tx.meta.pageCount) {
+	per := uint64(capacity(tx.ps))
+	// In uint64: on a 32-bit platform int(vlen) can be negative, and the
+	// value's buffer (n pages of per bytes) must fit an int.
+	n := (uint64(vlen) + per - 1) / per
+	if n == 0 || n > uint64(tx.meta.pageCount) || n*per > math.MaxInt {
 		return 0, corrupt(first, "overflow value of %d bytes needs %d pages (file has %d)", vlen, n, tx.meta.pageCount)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 // walkChain reads the chain of a vlen-byte value from first, in runs (see
@@ -155,6 +158,9 @@ func (tx *Tx) walkChain(first, vlen uint32, val []byte, visit func(pg uint32)) e
 		}
 		if err := tx.checkPage(pg); err != nil {
 			return err
+		}
+		if pg > limit {
+			return corrupt(first, "overflow chain links to page %d, past the snapshot's %d", pg, limit)
 		}
 		k := min(run, n-i, int(limit-pg)+1)
 		if runs == nil {
