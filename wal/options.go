@@ -56,7 +56,7 @@ type Options struct {
 	// else DefaultPageSize. A non-zero value that contradicts an existing
 	// WAL makes Open fail with ErrPageSize.
 	PageSize int
-	// FS is the file system; nil means vfs.Default (the OS). Tests pass
+	// FS is the file system; nil means vfs.OS(). Tests pass
 	// vfs.NewMem() or a vfstest fault/crash file system.
 	FS vfs.FS
 	// Sync is the durability policy of Commit; the zero value is SyncFull.

@@ -104,7 +104,7 @@ func TestReadPagesMatchesReadPage(t *testing.T) {
 		fs   func(t *testing.T) (vfs.FS, string)
 	}{
 		{"mem", func(*testing.T) (vfs.FS, string) { return vfs.NewMem(), "/db/test.db" }},
-		{"os", func(t *testing.T) (vfs.FS, string) { return vfs.Default, t.TempDir() + "/test.db" }},
+		{"os", func(t *testing.T) (vfs.FS, string) { return vfs.OS(), t.TempDir() + "/test.db" }},
 		{"readat", func(*testing.T) (vfs.FS, string) { return vfstest.NewFaultFS(vfs.NewMem()), "/db/test.db" }},
 	}
 	for _, f := range fss {

@@ -124,7 +124,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %d", ErrPageSize, o.PageSize)
 	}
 	if o.FS == nil {
-		o.FS = vfs.Default
+		o.FS = vfs.OS()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

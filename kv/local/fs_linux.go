@@ -18,7 +18,7 @@ import (
 // same. It is the default file system of Open on Linux.
 type dataSyncFS struct{ vfs.FS }
 
-func defaultFS() vfs.FS { return dataSyncFS{vfs.Default} }
+func defaultFS() vfs.FS { return dataSyncFS{vfs.OS()} }
 
 func (d dataSyncFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	f, err := d.FS.OpenFile(name, flag, perm)

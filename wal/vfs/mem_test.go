@@ -75,7 +75,7 @@ func TestMemLock(t *testing.T) {
 
 func TestOSFileSyncAndLock(t *testing.T) {
 	dir := t.TempDir()
-	f, err := vfs.Default.OpenFile(dir+"/f", os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := vfs.OS().OpenFile(dir+"/f", os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +87,14 @@ func TestOSFileSyncAndLock(t *testing.T) {
 	if sz, _ := f.Size(); sz != 3 {
 		t.Errorf("Size got %d want 3", sz)
 	}
-	if err := vfs.Default.SyncDir(dir); err != nil {
+	if err := vfs.OS().SyncDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	l, err := vfs.Default.Lock(dir + "/f")
+	l, err := vfs.OS().Lock(dir + "/f")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vfs.Default.Lock(dir + "/f"); !errors.Is(err, vfs.ErrLocked) {
+	if _, err := vfs.OS().Lock(dir + "/f"); !errors.Is(err, vfs.ErrLocked) {
 		t.Errorf("second Lock: got %v want ErrLocked", err)
 	}
 	l.Close()

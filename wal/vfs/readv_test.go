@@ -24,7 +24,7 @@ func TestReadvAt(t *testing.T) {
 	}
 	files := map[string]func(t *testing.T) vfs.File{
 		"os": func(t *testing.T) vfs.File {
-			f, err := vfs.Default.OpenFile(filepath.Join(t.TempDir(), "f"), os.O_RDWR|os.O_CREATE, 0o644)
+			f, err := vfs.OS().OpenFile(filepath.Join(t.TempDir(), "f"), os.O_RDWR|os.O_CREATE, 0o644)
 			if err != nil {
 				t.Fatal(err)
 			}

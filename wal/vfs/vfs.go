@@ -2,7 +2,7 @@
 // that tests can run on memory, simulate crashes and inject faults (see the
 // vfstest subpackage), in the manner of pebble's vfs.
 //
-// Default is the operating system's file system. NewMem returns an in-memory
+// OS returns the operating system's file system. NewMem returns an in-memory
 // one that is fast, hermetic and safe for concurrent use. Files may also
 // implement ReaderAtv (vectored reads, preadv(2) on Linux); ReadvAt falls
 // back to ReadAt for those that do not.
@@ -54,8 +54,9 @@ type FS interface {
 	Lock(name string) (io.Closer, error)
 }
 
-// Default is the operating system's file system.
-var Default FS = osFS{}
+// OS returns the operating system's file system. (A function, not a
+// package variable, so that no caller can swap it for everyone.)
+func OS() FS { return osFS{} }
 
 type osFS struct{}
 
