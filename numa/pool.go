@@ -248,7 +248,11 @@ func (p *Pool) Submit(ctx context.Context, node int, fn func()) error {
 }
 
 // Run submits fn to node and waits until it has run. If ctx ends first, Run
-// returns ctx.Err() and fn may still run later.
+// returns ctx.Err() and fn may still run later: fn must not touch anything
+// that the caller gives up when Run returns (an http.ResponseWriter, a
+// buffer it reuses). To wait for a queued fn whatever happens, pass a ctx
+// that does not end (context.WithoutCancel), or use Submit with a done
+// channel of your own.
 func (p *Pool) Run(ctx context.Context, node int, fn func()) error {
 	done := make(chan struct{})
 	if err := p.Submit(ctx, node, func() { defer close(done); fn() }); err != nil {
