@@ -157,6 +157,17 @@ func TestLaneHandsOver(t *testing.T) {
 	}
 }
 
+// listenLane returns a lane of e on a loopback listener (one minute idle,
+// five seconds for a request head), and the listener under it.
+func listenLane(t *testing.T, e *edgecache.Edge) (*edgecache.Lane, net.Listener) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Lane(ktls.NewListener(ln, nil, nil), time.Minute, 5*time.Second), ln
+}
+
 // TestLaneClose: closing the lane ends its idle connections, makes Accept
 // fail, and leaves no lane goroutine behind.
 func TestLaneClose(t *testing.T) {
@@ -166,11 +177,7 @@ func TestLaneClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lane := e.Lane(ktls.NewListener(ln, nil, nil), time.Minute, 5*time.Second)
+	lane, ln := listenLane(t, e)
 	accepted := make(chan error, 1)
 	go func() {
 		_, err := lane.Accept()
@@ -215,11 +222,7 @@ func TestLaneCloseStuckWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lane := e.Lane(ktls.NewListener(ln, nil, nil), time.Minute, 5*time.Second)
+	lane, ln := listenLane(t, e)
 	srv := &http.Server{Handler: e, ConnContext: lane.ConnContext}
 	go srv.Serve(lane)
 	defer srv.Close()

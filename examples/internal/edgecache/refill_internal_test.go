@@ -15,17 +15,7 @@ import (
 // calling serveMiss with the body already cached) is answered from the
 // cache, not by a second upstream fetch — for a memory body and a file.
 func TestMissAfterStoreServesFromCache(t *testing.T) {
-	var fetches atomic.Int64
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		w.Write([]byte("from origin"))
-	}))
-	defer origin.Close()
-	e, err := New(Config{Origin: origin.URL, Self: "http://127.0.0.1:1", CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, fetches := countingEdge(t, Config{CacheDir: t.TempDir()})
 	for _, size := range []int{100, 64 << 10} { // under and over the disk threshold
 		key := "/live/c/v/seg" + string(rune('0'+size%10)) + ".m4s"
 		body := bytes.Repeat([]byte{byte(size)}, size)
@@ -55,39 +45,12 @@ func TestMissAfterStoreServesFromCache(t *testing.T) {
 // bench/edgebench's TestPeers caught). The old fill is simulated by a
 // registered fill that stores the body and then ends.
 func TestMissWaitsForAbandonedFill(t *testing.T) {
-	var fetches atomic.Int64
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		w.Write([]byte("from origin"))
-	}))
-	defer origin.Close()
-	e, err := New(Config{Origin: origin.URL, Self: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, fetches := countingEdge(t, Config{})
 	key := "/vod/a/seg-1.m4s"
 	flightKey := key + "\x00origin" // this edge owns every key: a tier of one
 	_, oldFill := e.fills.enter(flightKey)
 
-	rec := httptest.NewRecorder()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		e.serveMiss(rec, httptest.NewRequest(http.MethodGet, key, nil), key, time.Now())
-	}()
-	select {
-	case <-served:
-		t.Fatalf("request answered (status %d, X-Cache-Via %q) while the previous fill was still running", rec.Code, rec.Header().Get("X-Cache-Via"))
-	case <-time.After(50 * time.Millisecond):
-	}
-	body := bytes.Repeat([]byte("x"), 4096)
-	e.cache.put(key, http.StatusOK, "video/mp4", body, time.Minute)
-	e.fills.exit(flightKey, oldFill)
-	<-served
-	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), body) || rec.Header().Get("X-Cache-Via") != "cache" {
-		t.Fatalf("status %d, %d body bytes, X-Cache-Via %q; want 200, the cached body, cache", rec.Code, rec.Body.Len(), rec.Header().Get("X-Cache-Via"))
-	}
+	servedFromCacheAfter(t, e, key, "the previous fill", func() { e.fills.exit(flightKey, oldFill) })
 	if n := fetches.Load(); n != 0 {
 		t.Errorf("origin fetched %d times, want 0", n)
 	}
@@ -100,17 +63,7 @@ func TestMissWaitsForAbandonedFill(t *testing.T) {
 // A ← B ← C. When B's request ends while B waits for A, B must not release
 // C before A is done: C would miss the cache and fetch a second time.
 func TestCancelledMiddleFillKeepsChain(t *testing.T) {
-	var fetches atomic.Int64
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		w.Write([]byte("from origin"))
-	}))
-	defer origin.Close()
-	e, err := New(Config{Origin: origin.URL, Self: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, fetches := countingEdge(t, Config{})
 	key := "/vod/a/seg-2.m4s"
 	flightKey := key + "\x00origin"
 	_, fillA := e.fills.enter(flightKey)
@@ -132,24 +85,7 @@ func TestCancelledMiddleFillKeepsChain(t *testing.T) {
 	<-servedB
 
 	// C: a request after B left, while A still runs.
-	rec := httptest.NewRecorder()
-	servedC := make(chan struct{})
-	go func() {
-		defer close(servedC)
-		e.serveMiss(rec, httptest.NewRequest(http.MethodGet, key, nil), key, time.Now())
-	}()
-	select {
-	case <-servedC:
-		t.Fatalf("C answered (status %d, X-Cache-Via %q) while fill A was still running", rec.Code, rec.Header().Get("X-Cache-Via"))
-	case <-time.After(50 * time.Millisecond):
-	}
-	body := bytes.Repeat([]byte("y"), 4096)
-	e.cache.put(key, http.StatusOK, "video/mp4", body, time.Minute)
-	e.fills.exit(flightKey, fillA)
-	<-servedC
-	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), body) || rec.Header().Get("X-Cache-Via") != "cache" {
-		t.Fatalf("C: status %d, %d body bytes, X-Cache-Via %q; want 200, the cached body, cache", rec.Code, rec.Body.Len(), rec.Header().Get("X-Cache-Via"))
-	}
+	servedFromCacheAfter(t, e, key, "fill A", func() { e.fills.exit(flightKey, fillA) })
 	if n := fetches.Load(); n != 0 {
 		t.Errorf("origin fetched %d times, want 0", n)
 	}
@@ -169,5 +105,50 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// countingEdge returns an Edge (cfg with its Origin and Self filled in) on
+// an origin that counts its requests.
+func countingEdge(t *testing.T, cfg Config) (*Edge, *atomic.Int64) {
+	t.Helper()
+	fetches := new(atomic.Int64)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Write([]byte("from origin"))
+	}))
+	t.Cleanup(origin.Close)
+	cfg.Origin, cfg.Self = origin.URL, "http://127.0.0.1:1"
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, fetches
+}
+
+// servedFromCacheAfter starts a miss for key, checks that it is not answered
+// while the fill it waits for (named running) runs, then stores a body
+// under key and calls finish (the end of that fill), and checks that the
+// miss is answered with the stored body, from the cache.
+func servedFromCacheAfter(t *testing.T, e *Edge, key, running string, finish func()) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		e.serveMiss(rec, httptest.NewRequest(http.MethodGet, key, nil), key, time.Now())
+	}()
+	select {
+	case <-served:
+		t.Fatalf("request answered (status %d, X-Cache-Via %q) while %s was still running", rec.Code, rec.Header().Get("X-Cache-Via"), running)
+	case <-time.After(50 * time.Millisecond):
+	}
+	body := bytes.Repeat([]byte("x"), 4096)
+	e.cache.put(key, http.StatusOK, "video/mp4", body, time.Minute)
+	finish()
+	<-served
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), body) || rec.Header().Get("X-Cache-Via") != "cache" {
+		t.Fatalf("status %d, %d body bytes, X-Cache-Via %q; want 200, the cached body, cache", rec.Code, rec.Body.Len(), rec.Header().Get("X-Cache-Via"))
 	}
 }
