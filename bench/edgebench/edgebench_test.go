@@ -22,10 +22,40 @@ import (
 // These tests check the harness on a tiny scale against edgekit only; the
 // peers and the full workloads are run by run.sh (see README.md).
 
-// testOrigin starts a small synthetic origin with seg-long live segments;
-// liveMaxAge, when given, is the Cache-Control max-age of live segments.
-func testOrigin(t *testing.T, seg time.Duration, liveMaxAge ...time.Duration) *Origin {
+// testOrigin starts a small synthetic origin in this process with
+// seg-long live segments; liveMaxAge, when given, is the Cache-Control
+// max-age of live segments.
+func testOrigin(t *testing.T, seg time.Duration, liveMaxAge ...time.Duration) *InProcOrigin {
 	t.Helper()
+	o, err := NewOrigin("127.0.0.1:0", testOriginConfig(seg, liveMaxAge...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = o.Stop() })
+	return o
+}
+
+// testProcOrigin starts the same origin in a child process, as edgebench
+// does: this test binary re-executed (TestMain serves it).
+func testProcOrigin(t *testing.T, seg time.Duration) *ProcOrigin {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := StartOriginProc(exe, testOriginConfig(seg), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+func testOriginConfig(seg time.Duration, liveMaxAge ...time.Duration) OriginConfig {
 	cfg := OriginConfig{
 		TTFB: 200 * time.Millisecond, Rate: 64 << 20, LiveTTFB: 5 * time.Millisecond, LiveRate: 64 << 20,
 		Stall: 300 * time.Millisecond, Epoch: time.Now().Truncate(seg), SegDur: seg,
@@ -34,12 +64,7 @@ func testOrigin(t *testing.T, seg time.Duration, liveMaxAge ...time.Duration) *O
 	if len(liveMaxAge) > 0 {
 		cfg.LiveMaxAge = liveMaxAge[0]
 	}
-	o, err := NewOrigin("127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Stop)
-	return o
+	return cfg
 }
 
 var (
@@ -80,7 +105,7 @@ func buildTestEdge(t *testing.T) string {
 	return edgeBin
 }
 
-func startEdge(t *testing.T, o *Origin, n int) *Target {
+func startEdge(t *testing.T, o Origin, n int) *Target {
 	t.Helper()
 	env := &Env{Origin: o.Addr(), EdgeBin: buildTestEdge(t)}
 	spec, _ := specByName("edgekit")
@@ -93,6 +118,10 @@ func startEdge(t *testing.T, o *Origin, n int) *Target {
 }
 
 func TestMain(m *testing.M) {
+	// testProcOrigin re-executes this binary as the origin's process.
+	if len(os.Args) > 1 && os.Args[1] == originSubcommand {
+		os.Exit(originMain())
+	}
 	code := m.Run()
 	if edgeBin != "" {
 		os.RemoveAll(filepath.Dir(edgeBin))
@@ -130,13 +159,15 @@ func TestLiveEdgekit(t *testing.T) {
 }
 
 // TestFaultsTierEdgekit: the fault schedule against a tier of three on a
-// fast clock. Bodies the origin cut must be served complete afterwards by
-// every member, and every viewer gets the last segments.
+// fast clock, with the origin in its own process as edgebench runs it (so
+// every fault goes through the control pipe). Bodies the origin cut must
+// be served complete afterwards by every member, and every viewer gets
+// the last segments.
 func TestFaultsTierEdgekit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	o := testOrigin(t, 500*time.Millisecond)
+	o := testProcOrigin(t, 500*time.Millisecond)
 	tg := startEdge(t, o, 3)
 	cfg := LiveConfig{Viewers: 12, Channels: 3, Renditions: 2, Spread: 50 * time.Millisecond,
 		Timeout: 5 * time.Second, Retry: 50 * time.Millisecond, Verify: true, Seed: 2}
@@ -155,8 +186,22 @@ func TestFaultsTierEdgekit(t *testing.T) {
 	}
 }
 
+// TestOriginFaults: each fault does what it says, fetches and cut bodies
+// are counted, and Stop/Start keep the address, for the origin in this
+// process and in its own.
 func TestOriginFaults(t *testing.T) {
-	o := testOrigin(t, time.Second)
+	for _, kind := range []struct {
+		name  string
+		start func(t *testing.T) Origin
+	}{
+		{"in-process", func(t *testing.T) Origin { return testOrigin(t, time.Second) }},
+		{"process", func(t *testing.T) Origin { return testProcOrigin(t, time.Second) }},
+	} {
+		t.Run(kind.name, func(t *testing.T) { testOriginFaults(t, kind.start(t)) })
+	}
+}
+
+func testOriginFaults(t *testing.T, o Origin) {
 	ctx := context.Background()
 	p := VODPath("f", 64<<10)
 	for _, tc := range []struct {
@@ -170,7 +215,9 @@ func TestOriginFaults(t *testing.T) {
 		{"stall", FaultStall, 200, ErrShortBody},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o.SetFault(tc.fault)
+			if err := o.SetFault(tc.fault); err != nil {
+				t.Fatal(err)
+			}
 			defer o.SetFault(FaultNone)
 			c := &Conn{addr: o.Addr()}
 			defer c.Close()
@@ -183,11 +230,25 @@ func TestOriginFaults(t *testing.T) {
 	if got := o.Fetches(p); got != 3 {
 		t.Fatalf("got %d fetches, want 3", got)
 	}
+	if got := o.Fetches("/never"); got != 0 {
+		t.Fatalf("got %d fetches of a path never asked for, want 0", got)
+	}
 	if cut := o.CutPaths(); len(cut) != 1 || cut[0] != p {
 		t.Fatalf("got cut paths %v, want [%s]", cut, p)
 	}
+	// The first fetch was timed: the origin holds the head for its TTFB
+	// (200 ms in testOriginConfig).
+	ft, ok := o.FirstFetch(p)
+	if !ok || ft.FirstByte.Sub(ft.Arrived) < 200*time.Millisecond {
+		t.Fatalf("first fetch timing %+v (reported %v), want the first byte at least 200 ms after arrival", ft, ok)
+	}
+	if _, ok := o.FirstFetch("/never"); ok {
+		t.Fatal("timing reported for a path never asked for")
+	}
 	// Stop and Start keep the address.
-	o.Stop()
+	if err := o.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	c := &Conn{addr: o.Addr()}
 	if r := c.Get(ctx, p, -1, time.Second, false); r.Err == nil {
 		t.Fatalf("stopped origin answered %d", r.Status)

@@ -44,15 +44,15 @@ type FaultResult struct {
 }
 
 // episodes is the fault schedule: each fault, then time to recover.
-func episodes(o *Origin, t *Target, seg time.Duration) []Episode {
+func episodes(o Origin, t *Target, seg time.Duration) []Episode {
 	s := func(n float64) time.Duration { return time.Duration(n * float64(seg)) }
 	eps := []Episode{
 		{Name: "origin killed, restarted after 1.25 segments", At: s(4), For: s(1.25),
-			begin: func() error { o.Stop(); return nil }, end: o.Start},
+			begin: o.Stop, end: o.Start},
 		{Name: "origin answers 500 for 1 segment", At: s(9), For: s(1),
-			begin: func() error { o.SetFault(Fault500); return nil }, end: func() error { o.SetFault(FaultNone); return nil }},
+			begin: func() error { return o.SetFault(Fault500) }, end: func() error { return o.SetFault(FaultNone) }},
 		{Name: "origin stalls mid-body then cuts it, for 1 segment", At: s(14), For: s(1),
-			begin: func() error { o.SetFault(FaultStall); return nil }, end: func() error { o.SetFault(FaultNone); return nil }},
+			begin: func() error { return o.SetFault(FaultStall) }, end: func() error { return o.SetFault(FaultNone) }},
 	}
 	if t.Members() > 1 {
 		victim := 1
@@ -65,8 +65,8 @@ func episodes(o *Origin, t *Target, seg time.Duration) []Episode {
 
 // runFaults runs the live workload across the fault schedule, then checks
 // that no cut body was cached and that the tier recovered.
-func runFaults(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string) FaultResult {
-	seg := o.cfg.SegDur
+func runFaults(ctx context.Context, t *Target, o Origin, cfg LiveConfig, tag string) FaultResult {
+	seg := o.SegDur()
 	eps := episodes(o, t, seg)
 	last := eps[len(eps)-1]
 	recoverSegs := 4

@@ -35,13 +35,24 @@ type HerdResult struct {
 	SendSpread    time.Duration  // gate release → last request written (client-side lag)
 	WriteCalls    int64          // the server's write/writev/sendfile calls during the burst (sendmsg is not counted by Linux)
 	ClientCPU     time.Duration  // this process's CPU time over the burst (the clients share the machine)
+
+	// The origin's own clock for the herd's one fetch (the first, if
+	// several), so that a late origin shows apart from a slow server:
+	// OriginArrive is burst release → the origin's handler has the
+	// request; OriginAnswer is that → its head and first body bytes
+	// flushed (the configured TTFB plus any lateness of its timer);
+	// FirstHead is burst release → the earliest head any client got.
+	// LoneOriginAnswer is OriginAnswer's median over the lone requests.
+	OriginArrive, OriginAnswer, FirstHead time.Duration
+	LoneOriginAnswer                      time.Duration
+	OriginTimed                           bool // the origin reported the herd fetch's timing
 }
 
 // runHerd measures lone requests, then N requests for one new object
 // released at once over connections that were all open beforehand.
-func runHerd(ctx context.Context, t *Target, o *Origin, cfg HerdConfig, tag string) (HerdResult, error) {
+func runHerd(ctx context.Context, t *Target, o Origin, cfg HerdConfig, tag string) (HerdResult, error) {
 	res := HerdResult{Target: t.Name, N: cfg.N, Cache: map[string]int{}}
-	var loneF, loneL []time.Duration
+	var loneF, loneL, loneA []time.Duration
 	for i := 0; i < cfg.Lone; i++ {
 		p := VODPath(fmt.Sprintf("lone%s%d", tag, i), cfg.Size)
 		c := &Conn{addr: t.Addr(0)}
@@ -53,8 +64,14 @@ func runHerd(ctx context.Context, t *Target, o *Origin, cfg HerdConfig, tag stri
 		loneF = append(loneF, r.TTFB)
 		loneL = append(loneL, r.TTLB)
 		res.LoneFetches = max(res.LoneFetches, o.Fetches(p))
+		if ft, ok := o.FirstFetch(p); ok && !ft.FirstByte.IsZero() {
+			loneA = append(loneA, ft.FirstByte.Sub(ft.Arrived))
+		}
 	}
 	res.LoneTTFB, res.LoneTTLB = median(loneF), median(loneL)
+	if len(loneA) > 0 {
+		res.LoneOriginAnswer = median(loneA)
+	}
 
 	conns, err := dialAll(ctx, t, cfg.N, cfg.DialPar)
 	defer func() {
@@ -96,9 +113,20 @@ func runHerd(ctx context.Context, t *Target, o *Origin, cfg HerdConfig, tag stri
 	}
 
 	res.OriginFetches = o.Fetches(path)
+	if ft, ok := o.FirstFetch(path); ok && !ft.FirstByte.IsZero() {
+		// Wall clock on both sides: released carries a monotonic
+		// reading, ft does not, so Sub compares wall times.
+		res.OriginArrive, res.OriginAnswer, res.OriginTimed = ft.Arrived.Sub(released), ft.FirstByte.Sub(ft.Arrived), true
+	}
 	var ttfb, ttlb []time.Duration
+	res.FirstHead = -1
 	for _, r := range results {
 		res.SendSpread = max(res.SendSpread, r.Start.Sub(released))
+		if r.Status != 0 {
+			if h := r.Start.Add(r.TTFB).Sub(released); res.FirstHead < 0 || h < res.FirstHead {
+				res.FirstHead = h
+			}
+		}
 		res.Cache[r.Cache]++
 		if !r.OK() {
 			res.Errors++

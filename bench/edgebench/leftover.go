@@ -22,7 +22,8 @@ type Leftover struct {
 func (l Leftover) String() string { return l.Target + ": " + l.What }
 
 // leftovers checks every target env started (all of which must have been
-// stopped) and returns what is still running. Stop waits only for each
+// stopped), and the origin's child process if it had one, and returns
+// what is still running. Stop waits only for each
 // group's leader, so the rest of a group (nginx's workers, varnishd's
 // child) gets up to wait to be reaped before it counts.
 func (env *Env) leftovers(wait time.Duration) []Leftover {
@@ -39,6 +40,13 @@ func (env *Env) leftovers(wait time.Duration) []Leftover {
 func (env *Env) leftoversNow() []Leftover {
 	groups := map[int]string{} // process group → target name
 	var left []Leftover
+	if p := env.originProc; p != nil {
+		groups[p.PID()] = "origin"
+		if c, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
+			c.Close()
+			left = append(left, Leftover{"origin", p.Addr() + " still accepts connections"})
+		}
+	}
 	for _, t := range env.started {
 		for _, m := range t.members {
 			for _, g := range m.pgids {

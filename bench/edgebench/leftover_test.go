@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -65,5 +66,55 @@ func TestLeftovers(t *testing.T) {
 	tg.Stop()
 	if left := env.leftovers(5 * time.Second); len(left) != 0 {
 		t.Fatalf("stopped: got %v, want nothing left", left)
+	}
+}
+
+// TestOriginProcLeftovers: the origin's child process and its port are
+// seen by the leftover check while it runs, and are gone once Close
+// returns; a second Close is harmless, and a closed origin answers no
+// control request.
+func TestOriginProcLeftovers(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := StartOriginProc(exe, testOriginConfig(time.Second), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	env := &Env{originProc: p}
+	if p.PID() == os.Getpid() || sampleGroup(p.PID()).Procs != 1 {
+		t.Fatalf("origin pid %d: %d processes in its group, want a child of its own (this is %d)", p.PID(), sampleGroup(p.PID()).Procs, os.Getpid())
+	}
+	left := env.leftovers(0)
+	var procs, ports int
+	for _, l := range left {
+		switch {
+		case l.Target != "origin":
+			t.Errorf("leftover of target %q, want origin: %s", l.Target, l)
+		case strings.Contains(l.What, "process group"):
+			procs++
+		case strings.Contains(l.What, "accepts connections"):
+			ports++
+		}
+	}
+	if procs != 1 || ports != 1 {
+		t.Fatalf("running: got %d processes and %d ports left, want 1 and 1: %v", procs, ports, left)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := env.leftovers(5 * time.Second); len(left) != 0 {
+		t.Fatalf("closed: got %v, want nothing left", left)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if n := p.Fetches("/x"); n != -1 {
+		t.Fatalf("Fetches after Close: got %d, want -1", n)
+	}
+	if err := p.SetFault(FaultNone); err == nil {
+		t.Fatal("SetFault after Close succeeded")
 	}
 }

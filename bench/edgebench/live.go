@@ -61,7 +61,7 @@ type LiveResult struct {
 // viewer's outcomes. A viewer asks for segment n as it is published; on
 // failure it retries (on the next tier member) every cfg.Retry until the
 // segment is two durations old, then gives up on it and moves on.
-func liveViewers(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string, errs *errLog) ([][]segOutcome, int64) {
+func liveViewers(ctx context.Context, t *Target, o Origin, cfg LiveConfig, tag string, errs *errLog) ([][]segOutcome, int64) {
 	seq0 := o.LiveEdge(time.Now()) + 1
 	end := time.Now().Add(cfg.Duration)
 	out := make([][]segOutcome, cfg.Viewers)
@@ -77,7 +77,7 @@ func liveViewers(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag 
 	return out, seq0
 }
 
-func viewer(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string, v int, seq0 int64, end time.Time, errs *errLog) []segOutcome {
+func viewer(ctx context.Context, t *Target, o Origin, cfg LiveConfig, tag string, v int, seq0 int64, end time.Time, errs *errLog) []segOutcome {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(v)))
 	ch, rend := v%cfg.Channels, (v/cfg.Channels)%cfg.Renditions
 	member := v % t.Members()
@@ -92,7 +92,7 @@ func viewer(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag strin
 		if !sleepCtx(ctx, time.Until(at)) {
 			return outs
 		}
-		giveUp := pub.Add(2 * o.cfg.SegDur)
+		giveUp := pub.Add(2 * o.SegDur())
 		path := LivePath(tag, ch, rend, seq)
 		so := segOutcome{seq: seq}
 		for {
@@ -169,7 +169,7 @@ func (l *errLog) top() []string {
 }
 
 // runLive runs the live workload and summarizes it.
-func runLive(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag string) LiveResult {
+func runLive(ctx context.Context, t *Target, o Origin, cfg LiveConfig, tag string) LiveResult {
 	var errs errLog
 	before := sampleGroups(t.PGIDs())
 	outs, seq0 := liveViewers(ctx, t, o, cfg, tag, &errs)
@@ -180,7 +180,7 @@ func runLive(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, tag stri
 	return res
 }
 
-func summarizeLive(name string, o *Origin, cfg LiveConfig, tag string, outs [][]segOutcome, seq0 int64) LiveResult {
+func summarizeLive(name string, o Origin, cfg LiveConfig, tag string, outs [][]segOutcome, seq0 int64) LiveResult {
 	res := LiveResult{Target: name, Viewers: cfg.Viewers, perViewer: outs, seq0: seq0}
 	var behind, ttfb []time.Duration
 	type stream struct {

@@ -27,12 +27,25 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == originSubcommand {
+		os.Exit(originMain())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "edgebench:", err)
 		os.Exit(1)
 	}
+}
+
+// originMain is `edgebench serve-origin`: the synthetic origin in a
+// process of its own, driven over stdin/stdout (see originproc.go).
+func originMain() int {
+	if err := serveOrigin(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "edgebench serve-origin:", err)
+		return 1
+	}
+	return 0
 }
 
 // Options is the whole run, as flags set it.
@@ -47,6 +60,10 @@ type Options struct {
 	Tier       int
 	Seed       uint64
 	Origin     OriginConfig
+	// OriginInProc serves the origin from this process, as edgebench did
+	// before it had a process of its own: for comparison only (the herd's
+	// clients delay it).
+	OriginInProc bool
 	Herd       HerdConfig
 	Live       LiveConfig
 	Soak       LiveConfig
@@ -79,6 +96,7 @@ func parseFlags(args []string, stdout io.Writer) (*Options, error) {
 	fs.IntVar(&o.Workers, "workers", 2, "nginx worker processes")
 	fs.IntVar(&o.Tier, "tier", 3, "edgekit members in the fault workload (hashring fallback needs >= 2)")
 	seed := fs.Uint64("seed", 0, "seed of the viewers' arrival jitter (0: from the clock; printed)")
+	fs.BoolVar(&o.OriginInProc, "origin-in-process", false, "serve the synthetic origin from this process instead of a child process (the old way; the herd's clients then delay it)")
 	fs.DurationVar(&o.Origin.TTFB, "ttfb", 200*time.Millisecond, "origin time to first byte for herd and hit objects")
 	rate := fs.Float64("rate", 8, "origin streaming rate, MiB/s, for herd and hit objects")
 	fs.DurationVar(&o.Origin.LiveTTFB, "live-ttfb", 10*time.Millisecond, "origin time to first byte of a published live segment")
@@ -221,11 +239,11 @@ func measure(ctx context.Context, opt *Options, command string, stdout io.Writer
 	}
 	// The origin's epoch is now, so segment numbers stay small.
 	opt.Origin.Epoch = time.Now().Truncate(opt.Origin.SegDur)
-	org, err := NewOrigin("127.0.0.1:0", opt.Origin)
+	org, closeOrigin, err := startOrigin(opt, env, stdout)
 	if err != nil {
 		return nil, err
 	}
-	defer org.Stop()
+	defer closeOrigin()
 	env.Origin = org.Addr()
 
 	var specs []TargetSpec
@@ -263,6 +281,9 @@ func measure(ctx context.Context, opt *Options, command string, stdout io.Writer
 			return rep, err
 		}
 	}
+	if err := closeOrigin(); err != nil {
+		fmt.Fprintln(stdout, "edgebench:", err)
+	}
 	rep.Leftovers = env.leftovers(5 * time.Second)
 	for _, l := range rep.Leftovers {
 		fmt.Fprintln(stdout, "edgebench: left running:", l)
@@ -270,6 +291,31 @@ func measure(ctx context.Context, opt *Options, command string, stdout io.Writer
 	rep.Finished = time.Now().UTC()
 	rep.LoadEnd = loadavg()
 	return rep, rep.Write(opt.Out)
+}
+
+// startOrigin starts the synthetic origin as opt says, on loopback, and
+// returns it with its idempotent stop. A child process is recorded in
+// env so that the leftover check covers it too.
+func startOrigin(opt *Options, env *Env, stdout io.Writer) (Origin, func() error, error) {
+	if opt.OriginInProc {
+		o, err := NewOrigin("127.0.0.1:0", opt.Origin)
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(stdout, "edgebench: origin in this process at %s\n", o.Addr())
+		return o, o.Stop, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := StartOriginProc(exe, opt.Origin, os.Stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	env.originProc = p
+	fmt.Fprintf(stdout, "edgebench: origin in process %d at %s\n", p.PID(), p.Addr())
+	return p, p.Close, nil
 }
 
 func specByName(name string) (TargetSpec, bool) {

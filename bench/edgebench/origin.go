@@ -45,28 +45,95 @@ type OriginConfig struct {
 	LiveMaxAge time.Duration
 }
 
-// Origin is the synthetic origin: deterministic bodies (see fill), a fixed
-// time to first byte and a fixed streaming rate, a count of fetches per URL
-// path, and switchable faults. It can be stopped and started again on the
-// same address (the "origin killed and restarted" fault). Safe for
-// concurrent use.
-type Origin struct {
-	cfg  OriginConfig
+// Origin is the synthetic origin as the workloads see it, whether it runs
+// in this process (InProcOrigin, NewOrigin) or in a process of its own
+// (ProcOrigin, StartOriginProc). Implementations are safe for concurrent
+// use.
+type Origin interface {
+	// Addr is host:port of the origin; it stays the same across Stop/Start.
+	Addr() string
+	// SegDur, PubTime, LiveEdge and LiveSize describe the live channels;
+	// they follow from the OriginConfig alone (see liveClock).
+	SegDur() time.Duration
+	PubTime(seq int64) time.Time
+	LiveEdge(t time.Time) int64
+	LiveSize(r int) int64
+	// Fetches is how many requests the origin received for path; -1 if
+	// the origin could not be asked.
+	Fetches(path string) int
+	// FirstFetch is when the first request for path reached the origin's
+	// handler and when its first body byte left it.
+	FirstFetch(path string) (FetchTiming, bool)
+	// CutPaths is every path whose body the origin cut mid-stream, sorted.
+	CutPaths() []string
+	// SetFault switches what the origin does to new requests.
+	SetFault(f Fault) error
+	// Stop closes the listener and every open connection at once, as a
+	// killed process would; Start listens again on the same address.
+	Stop() error
+	Start() error
+}
+
+// FetchTiming is the origin's own clock for one request: wall-clock
+// times, so that they compare across processes on one machine.
+type FetchTiming struct {
+	Arrived   time.Time // the handler started (request read and parsed)
+	FirstByte time.Time // the head and first body bytes were flushed to the socket
+}
+
+// liveClock computes the live schedule and segment sizes from the
+// configuration, so that a remote origin needs no round trip for them.
+type liveClock struct{ cfg OriginConfig }
+
+// SegDur is the live segment duration.
+func (c liveClock) SegDur() time.Duration { return c.cfg.SegDur }
+
+// PubTime is when live segment seq becomes available.
+func (c liveClock) PubTime(seq int64) time.Time {
+	return c.cfg.Epoch.Add(time.Duration(seq) * c.cfg.SegDur)
+}
+
+// LiveEdge is the newest published segment number at t.
+func (c liveClock) LiveEdge(t time.Time) int64 {
+	return int64(t.Sub(c.cfg.Epoch) / c.cfg.SegDur)
+}
+
+// LiveSize is the body size of a segment of rendition r (a multiple of 8,
+// as fill requires).
+func (c liveClock) LiveSize(r int) int64 {
+	n := c.cfg.Bitrates[r] / 8 * int64(c.cfg.SegDur) / int64(time.Second)
+	return n &^ 7
+}
+
+// InProcOrigin is the synthetic origin served from this process:
+// deterministic bodies (see fill), a fixed time to first byte and a fixed
+// streaming rate, a count of fetches per URL path, and switchable faults.
+// It can be stopped and started again on the same address (the "origin
+// killed and restarted" fault). Safe for concurrent use.
+//
+// A herd's 10,000 client goroutines in the same process delay its
+// handler and timers (docs/bench/edge.md), so edgebench runs it in a
+// child process (ProcOrigin) unless -origin-in-process is given.
+type InProcOrigin struct {
+	liveClock
 	addr string
 
 	fault atomic.Int32
 
-	mu       sync.Mutex // guards fetches, inflight, cut, srv, ln
+	mu       sync.Mutex // guards fetches, first, inflight, cut, srv, ln
 	fetches  map[string]int
-	inflight map[string]int  // bodies being streamed now
-	cut      map[string]bool // paths whose body was cut at least once
+	first    map[string]FetchTiming // the first request of each path
+	inflight map[string]int         // bodies being streamed now
+	cut      map[string]bool        // paths whose body was cut at least once
 	srv      *http.Server
 	ln       net.Listener
 }
 
-// NewOrigin starts the origin on addr ("127.0.0.1:0" picks a port).
-func NewOrigin(addr string, cfg OriginConfig) (*Origin, error) {
-	o := &Origin{cfg: cfg, fetches: make(map[string]int), inflight: make(map[string]int), cut: make(map[string]bool)}
+// NewOrigin starts the origin in this process on addr ("127.0.0.1:0"
+// picks a port).
+func NewOrigin(addr string, cfg OriginConfig) (*InProcOrigin, error) {
+	o := &InProcOrigin{liveClock: liveClock{cfg}, fetches: make(map[string]int), first: make(map[string]FetchTiming),
+		inflight: make(map[string]int), cut: make(map[string]bool)}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -77,9 +144,9 @@ func NewOrigin(addr string, cfg OriginConfig) (*Origin, error) {
 }
 
 // Addr is host:port of the origin; it stays the same across Stop/Start.
-func (o *Origin) Addr() string { return o.addr }
+func (o *InProcOrigin) Addr() string { return o.addr }
 
-func (o *Origin) serveLocked(ln net.Listener) {
+func (o *InProcOrigin) serveLocked(ln net.Listener) {
 	srv := &http.Server{Handler: http.HandlerFunc(o.handle), ReadHeaderTimeout: 10 * time.Second}
 	o.srv, o.ln = srv, ln
 	go func() { _ = srv.Serve(ln) }()
@@ -87,7 +154,7 @@ func (o *Origin) serveLocked(ln net.Listener) {
 
 // Stop closes the listener and every open connection at once, as a killed
 // process would (in-flight bodies are cut).
-func (o *Origin) Stop() {
+func (o *InProcOrigin) Stop() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.srv != nil {
@@ -97,11 +164,12 @@ func (o *Origin) Stop() {
 	for p := range o.inflight {
 		o.cut[p] = true
 	}
+	return nil
 }
 
 // CutPaths returns every path whose body the origin cut mid-stream (a
 // stall fault, or Stop during the body), sorted.
-func (o *Origin) CutPaths() []string {
+func (o *InProcOrigin) CutPaths() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var ps []string
@@ -112,7 +180,7 @@ func (o *Origin) CutPaths() []string {
 	return ps
 }
 
-func (o *Origin) track(path string, d int) {
+func (o *InProcOrigin) track(path string, d int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.inflight[path] += d
@@ -122,7 +190,7 @@ func (o *Origin) track(path string, d int) {
 }
 
 // Start listens again on the same address after Stop.
-func (o *Origin) Start() error {
+func (o *InProcOrigin) Start() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.srv != nil {
@@ -145,43 +213,24 @@ func (o *Origin) Start() error {
 }
 
 // SetFault switches what the origin does to new requests.
-func (o *Origin) SetFault(f Fault) { o.fault.Store(int32(f)) }
+func (o *InProcOrigin) SetFault(f Fault) error {
+	o.fault.Store(int32(f))
+	return nil
+}
 
 // Fetches is how many requests the origin received for path.
-func (o *Origin) Fetches(path string) int {
+func (o *InProcOrigin) Fetches(path string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.fetches[path]
 }
 
-// FetchesWithPrefix returns the fetch count of every path with prefix.
-func (o *Origin) FetchesWithPrefix(prefix string) map[string]int {
+// FirstFetch is the origin's timing of the first request for path.
+func (o *InProcOrigin) FirstFetch(path string) (FetchTiming, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := make(map[string]int)
-	for p, n := range o.fetches {
-		if strings.HasPrefix(p, prefix) {
-			m[p] = n
-		}
-	}
-	return m
-}
-
-// PubTime is when live segment seq becomes available.
-func (o *Origin) PubTime(seq int64) time.Time {
-	return o.cfg.Epoch.Add(time.Duration(seq) * o.cfg.SegDur)
-}
-
-// LiveEdge is the newest published segment number at t.
-func (o *Origin) LiveEdge(t time.Time) int64 {
-	return int64(t.Sub(o.cfg.Epoch) / o.cfg.SegDur)
-}
-
-// LiveSize is the body size of a segment of rendition r (a multiple of 8,
-// as fill requires).
-func (o *Origin) LiveSize(r int) int64 {
-	n := o.cfg.Bitrates[r] / 8 * int64(o.cfg.SegDur) / int64(time.Second)
-	return n &^ 7
+	ft, ok := o.first[path]
+	return ft, ok
 }
 
 // LivePath names segment seq of channel ch, rendition r. tag ([A-Za-z0-9])
@@ -202,9 +251,14 @@ func VODPath(name string, size int64) string {
 // /live/ path is a live segment.
 const vodPrefix = "/live/vod/"
 
-func (o *Origin) handle(w http.ResponseWriter, r *http.Request) {
+func (o *InProcOrigin) handle(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	o.mu.Lock()
 	o.fetches[r.URL.Path]++
+	first := o.fetches[r.URL.Path] == 1
+	if first {
+		o.first[r.URL.Path] = FetchTiming{Arrived: arrived}
+	}
 	o.mu.Unlock()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "method", http.StatusMethodNotAllowed)
@@ -275,7 +329,16 @@ func (o *Origin) handle(w http.ResponseWriter, r *http.Request) {
 	if fault == FaultStall {
 		limit = size / 2 &^ 7
 	}
-	if err := o.stream(r.Context(), w, r.URL.Path, limit, rate); err != nil {
+	var sent func()
+	if first {
+		sent = func() {
+			at := time.Now()
+			o.mu.Lock()
+			o.first[r.URL.Path] = FetchTiming{Arrived: arrived, FirstByte: at}
+			o.mu.Unlock()
+		}
+	}
+	if err := o.stream(r.Context(), w, r.URL.Path, limit, rate, sent); err != nil {
 		return
 	}
 	if fault == FaultStall {
@@ -298,8 +361,9 @@ func (o *Origin) handle(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// stream writes the first n bytes of path's body paced at rate bytes/s.
-func (o *Origin) stream(ctx context.Context, w http.ResponseWriter, path string, n, rate int64) error {
+// stream writes the first n bytes of path's body paced at rate bytes/s;
+// sent, if not nil, is called once the first bytes are flushed.
+func (o *InProcOrigin) stream(ctx context.Context, w http.ResponseWriter, path string, n, rate int64, sent func()) error {
 	const chunk = 16 << 10
 	buf := make([]byte, chunk)
 	seed := PathSeed(path)
@@ -314,6 +378,10 @@ func (o *Origin) stream(ctx context.Context, w http.ResponseWriter, path string,
 		off += m
 		if fl != nil {
 			fl.Flush()
+		}
+		if sent != nil {
+			sent()
+			sent = nil
 		}
 		if rate > 0 {
 			due := start.Add(time.Duration(float64(off) / float64(rate) * float64(time.Second)))

@@ -101,6 +101,14 @@ func (r *Report) Write(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "report.md"), b.Bytes(), 0o644)
 }
 
+// originWhere says where the synthetic origin ran.
+func originWhere(o *Options) string {
+	if o.OriginInProc {
+		return "in the clients' process"
+	}
+	return "in its own process"
+}
+
 func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	o := r.Options
@@ -108,8 +116,8 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 	p("Machine: %d CPUs (%s), kernel %s, %s. Peers: %s. Started %s, finished %s; load average at the end %s.\n\n",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.Go, peerList(r.Machine.Peers),
 		r.Started.Format(time.RFC3339), r.Finished.Format(time.RFC3339), r.LoadEnd)
-	p("Synthetic origin: %v to first byte, %.1f MiB/s for herd/hit objects; live segments every %v, renditions %v bit/s, %v to first byte, %.0f MiB/s.\n\n",
-		o.Origin.TTFB, float64(o.Origin.Rate)/(1<<20), o.Origin.SegDur, o.Origin.Bitrates, o.Origin.LiveTTFB, float64(o.Origin.LiveRate)/(1<<20))
+	p("Synthetic origin (%s): %v to first byte, %.1f MiB/s for herd/hit objects; live segments every %v, renditions %v bit/s, %v to first byte, %.0f MiB/s.\n\n",
+		originWhere(o), o.Origin.TTFB, float64(o.Origin.Rate)/(1<<20), o.Origin.SegDur, o.Origin.Bitrates, o.Origin.LiveTTFB, float64(o.Origin.LiveRate)/(1<<20))
 	for name, why := range r.NotMeasured {
 		p("**%s not measured:** %s\n\n", name, why)
 	}
@@ -129,6 +137,10 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 		for _, x := range r.Herd {
 			p("- %s: last request written %s ms after the burst was released (client-side lag; TTFB is timed from each request's own write); server write/writev/sendfile calls %d (%.1f per response); client CPU %.1f s; X-Cache %v",
 				x.Target, ms(x.SendSpread), x.WriteCalls, float64(x.WriteCalls)/float64(max(1, x.N)), x.ClientCPU.Seconds(), x.Cache)
+			if x.OriginTimed {
+				p("; origin (%s) got the fetch %s ms after the burst was released and flushed its first byte %s ms later (lone requests: %s ms); first head at a client %s ms after release",
+					originWhere(o), ms(x.OriginArrive), ms(x.OriginAnswer), ms(x.LoneOriginAnswer), ms(x.FirstHead))
+			}
 			if x.ErrSample != "" {
 				p("; errors, e.g. %s", x.ErrSample)
 			}

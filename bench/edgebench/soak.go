@@ -20,7 +20,7 @@ type SoakResult struct {
 
 // runSoak runs the live workload for cfg.Duration while sampling t's
 // process groups every every.
-func runSoak(ctx context.Context, t *Target, o *Origin, cfg LiveConfig, every time.Duration, tag string) SoakResult {
+func runSoak(ctx context.Context, t *Target, o Origin, cfg LiveConfig, every time.Duration, tag string) SoakResult {
 	var res SoakResult
 	start := time.Now()
 	done := make(chan struct{})

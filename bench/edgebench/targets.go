@@ -212,6 +212,9 @@ type Env struct {
 	// check after the run that each one is gone. Start appends to it, so
 	// targets are started from one goroutine at a time.
 	started []*Target
+	// originProc is the origin's child process, if it has one; the
+	// leftover check covers it like a target.
+	originProc *ProcOrigin
 }
 
 // Specs are the four targets in report order.

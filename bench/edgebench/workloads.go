@@ -14,7 +14,7 @@ import (
 // fresh (so caches and connections do not carry over) and stopped after.
 // A target that fails to start or run is recorded in rep.NotMeasured for
 // that workload; only a cancelled ctx stops the run.
-func runWorkload(ctx context.Context, w string, opt *Options, env *Env, org *Origin, specs []TargetSpec, rep *Report, stdout io.Writer) error {
+func runWorkload(ctx context.Context, w string, opt *Options, env *Env, org Origin, specs []TargetSpec, rep *Report, stdout io.Writer) error {
 	if w == "hits" {
 		return runHitsAll(ctx, opt, env, org, specs, rep, stdout)
 	}
@@ -51,7 +51,7 @@ func notMeasured(rep *Report, target, w string, err error, stdout io.Writer) {
 }
 
 // runOne runs workload w (not hits) against the started target t.
-func runOne(ctx context.Context, w string, opt *Options, org *Origin, t *Target, rep *Report, stdout io.Writer) error {
+func runOne(ctx context.Context, w string, opt *Options, org Origin, t *Target, rep *Report, stdout io.Writer) error {
 	tag := t.Name
 	switch w {
 	case "herd":
@@ -61,6 +61,10 @@ func runOne(ctx context.Context, w string, opt *Options, org *Origin, t *Target,
 		}
 		fmt.Fprintf(stdout, "  herd %d: origin fetches %d, TTFB p50 %s p99 %s max %s ms (lone %s), TTLB p50 %s p99 %s ms, server CPU %.1f s, client CPU %.1f s, errors %d %s\n",
 			r.N, r.OriginFetches, ms(r.TTFB.P50), ms(r.TTFB.P99), ms(r.TTFB.Max), ms(r.LoneTTFB), ms(r.TTLB.P50), ms(r.TTLB.P99), r.ServerCPU.Seconds(), r.ClientCPU.Seconds(), r.Errors, r.ErrSample)
+		if r.OriginTimed {
+			fmt.Fprintf(stdout, "  herd origin: request %s ms after release, first byte %s ms after the request (lone %s ms), first head at a client %s ms after release\n",
+				ms(r.OriginArrive), ms(r.OriginAnswer), ms(r.LoneOriginAnswer), ms(r.FirstHead))
+		}
 		rep.Herd = append(rep.Herd, r)
 	case "live":
 		r := runLive(ctx, t, org, opt.Live, tag+"L")
@@ -90,7 +94,7 @@ func runOne(ctx context.Context, w string, opt *Options, org *Origin, t *Target,
 // runHitsAll starts every hit target at once and runs wrk against them in
 // turn, configuration by configuration, opt.HitReps times over, so that
 // each comparison is between runs seconds apart on a shared machine.
-func runHitsAll(ctx context.Context, opt *Options, env *Env, org *Origin, specs []TargetSpec, rep *Report, stdout io.Writer) error {
+func runHitsAll(ctx context.Context, opt *Options, env *Env, org Origin, specs []TargetSpec, rep *Report, stdout io.Writer) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk not on PATH (apt-get install wrk)")
 	}

@@ -109,7 +109,7 @@ func warmHits(ctx context.Context, t *Target, cfg HitConfig, tag string) error {
 
 // runWrk runs wrk once against t's cached object of size bytes, charging
 // the server's CPU time (its whole process group) to the bytes sent.
-func runWrk(ctx context.Context, t *Target, o *Origin, cfg HitConfig, size int64, conns int, tag string) HitResult {
+func runWrk(ctx context.Context, t *Target, o Origin, cfg HitConfig, size int64, conns int, tag string) HitResult {
 	path := hitPath(tag, size)
 	r := HitResult{Target: t.Name, Size: size, Conns: conns}
 	before := sampleGroups(t.PGIDs())
