@@ -72,7 +72,13 @@ var errStaleManifest = errors.New("edgekit/kv: chunks do not match manifest")
 // chunks is read in up to StageParallelism contiguous parts at once, each
 // part into its place in one buffer, so a remote Store's round trips and a
 // local one's page reads overlap.
+//
+// On a Store with IntoReader, the chunks land in the value without an
+// intermediate copy instead (readChunksInto).
 func (c *Client) readChunks(ctx context.Context, ns string, m *manifest) ([]byte, error) {
+	if c.into != nil && m.size <= maxParallelRead {
+		return c.readChunksInto(ctx, ns, m, c.into)
+	}
 	perRead := uint32(max(1, stageBytes/int(m.chunkSize)))
 	parts := min(uint32(c.opts.StageParallelism), (m.chunks+perRead-1)/perRead)
 	if parts <= 1 || m.size > maxParallelRead {
@@ -138,8 +144,5 @@ func (c *Client) verify(m *manifest, val []byte, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if xxhash.Sum64(val) != m.checksum {
-		return nil, fmt.Errorf("%w: write %s fails its checksum", errStaleManifest, m.id.recordID())
-	}
-	return val, nil
+	return c.checkSum(m, val, xxhash.Sum64(val))
 }

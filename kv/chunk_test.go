@@ -206,43 +206,24 @@ var readModes = []struct {
 	{"parallel", &kv.Options{ChunkThreshold: 1000, ChunkSize: 1 << 20}, 9<<20 + 5, 9<<20 + 77, 1 << 20},
 }
 
+// readPaths are the two ways the Client reads chunks: through the Store's
+// IntoReader (MemStore has one) and through Read (a wrapper hides it).
+var readPaths = []struct {
+	name string
+	wrap func(kv.Store, *clock) kv.Store
+}{
+	{"into", nil},
+	{"read", func(s kv.Store, _ *clock) kv.Store { return readOnly{s} }},
+}
+
+// readOnly hides the Store's optional extensions, IntoReader among them.
+type readOnly struct{ kv.Store }
+
 func TestCorruptChunkIsError(t *testing.T) {
 	for _, mode := range readModes {
-		t.Run(mode.name, func(t *testing.T) {
-			f := newFixture(t, nil, mode.opts)
-			v := bytesOf(mode.size, 3)
-			if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
-				t.Fatal(err)
-			}
-			ids, _, err := f.mem.IDs(f.ctx, kv.ChunkNamespace(ns), nil, 0)
-			if err != nil || len(ids) != 1 {
-				t.Fatalf("chunk writes: %q, %v", ids, err)
-			}
-			// Overwrite chunk 5 with same-size garbage at a later timestamp.
-			bad := bytes.Repeat([]byte{0xee}, mode.chunk)
-			err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpPut, Key: []byte{0, 0, 0, 5}, Value: bad, Timestamp: 1 << 60}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
-				t.Errorf("checksum mismatch: got %v, want ErrCorrupt", err)
-			}
-			// A chunk of the wrong size, and a missing chunk, too.
-			err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpPut, Key: []byte{0, 0, 0, 5}, Value: bad[1:], Timestamp: 1<<60 + 1}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
-				t.Errorf("short chunk: got %v, want ErrCorrupt", err)
-			}
-			err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpDelete, Key: []byte{0, 0, 0, 5}, Timestamp: 1<<60 + 2}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
-				t.Errorf("missing chunk: got %v, want ErrCorrupt", err)
-			}
-		})
+		for _, path := range readPaths {
+			t.Run(mode.name+"/"+path.name, func(t *testing.T) { corruptChunk(t, path.wrap, mode.opts, mode.size, mode.chunk) })
+		}
 	}
 	t.Run("foreign-metadata", func(t *testing.T) {
 		// A foreign header in the metadata column is corrupt, not a panic.
@@ -255,6 +236,44 @@ func TestCorruptChunkIsError(t *testing.T) {
 			t.Errorf("unknown metadata: got %v, want ErrCorrupt", err)
 		}
 	})
+}
+
+// corruptChunk damages chunk 5 of a value three ways (same-size garbage,
+// one byte short, deleted) and expects ErrCorrupt every time.
+func corruptChunk(t *testing.T, wrap func(kv.Store, *clock) kv.Store, opts *kv.Options, size, chunk int) {
+	f := newFixture(t, wrap, opts)
+	v := bytesOf(size, 3)
+	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := f.mem.IDs(f.ctx, kv.ChunkNamespace(ns), nil, 0)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("chunk writes: %q, %v", ids, err)
+	}
+	// Overwrite chunk 5 with same-size garbage at a later timestamp.
+	bad := bytes.Repeat([]byte{0xee}, chunk)
+	err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpPut, Key: []byte{0, 0, 0, 5}, Value: bad, Timestamp: 1 << 60}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
+		t.Errorf("checksum mismatch: got %v, want ErrCorrupt", err)
+	}
+	// A chunk of the wrong size, and a missing chunk, too.
+	err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpPut, Key: []byte{0, 0, 0, 5}, Value: bad[1:], Timestamp: 1<<60 + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
+		t.Errorf("short chunk: got %v, want ErrCorrupt", err)
+	}
+	err = f.mem.Apply(f.ctx, kv.ChunkNamespace(ns), ids[0], []kv.Mutation{{Op: kv.OpDelete, Key: []byte{0, 0, 0, 5}, Timestamp: 1<<60 + 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.value(t, "r", "k"); !errors.Is(err, kv.ErrCorrupt) {
+		t.Errorf("missing chunk: got %v, want ErrCorrupt", err)
+	}
 }
 
 // hookStore runs before() once, on the first Read of the chunk namespace
@@ -272,32 +291,60 @@ func (h *hookStore) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Res
 	return h.Store.Read(ctx, ns, id, q)
 }
 
+// hookInto is a hookStore that keeps the inner Store's IntoReader, firing
+// the hook on its first chunk read too.
+type hookInto struct{ *hookStore }
+
+func (h hookInto) ReadInto(ctx context.Context, ns, id string, keys, dsts [][]byte) ([]int, error) {
+	if strings.HasSuffix(ns, kv.ChunkSuffix) && h.before != nil && h.fired.CompareAndSwap(false, true) {
+		h.before()
+	}
+	return h.Store.(kv.IntoReader).ReadInto(ctx, ns, id, keys, dsts)
+}
+
 func TestReaderHealsAfterSweep(t *testing.T) {
 	// Between a reader's manifest read and its chunk read, the value is
 	// replaced and the old chunks swept: the reader must serve the new
 	// value, not an error or the old one's remains.
 	for _, mode := range readModes {
-		t.Run(mode.name, func(t *testing.T) {
-			var h *hookStore
-			f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { h = &hookStore{Store: s}; return h }, mode.opts)
-			v1, v2 := bytesOf(mode.size, 1), bytesOf(mode.size2, 2)
-			if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v1); err != nil {
-				t.Fatal(err)
+		for _, into := range []bool{true, false} {
+			name := mode.name + "/read"
+			if into {
+				name = mode.name + "/into"
 			}
-			f.clk.Add(time.Hour)
-			h.before = func() {
-				if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v2); err != nil {
-					t.Error(err)
-				}
-				// Only v1's write is old enough to sweep.
-				if st, err := f.c.Sweep(f.ctx, ns); err != nil || st.Deleted != 1 {
-					t.Errorf("sweep: %+v, %v; want 1 deleted", st, err)
-				}
-			}
-			got, err := f.value(t, "r", "k")
-			if err != nil || !bytes.Equal(got, v2) {
-				t.Fatalf("got %d bytes, err %v; want the new %d-byte value", len(got), err, len(v2))
-			}
-		})
+			t.Run(name, func(t *testing.T) { healAfterSweep(t, mode.opts, mode.size, mode.size2, into) })
+		}
+	}
+}
+
+func healAfterSweep(t *testing.T, opts *kv.Options, size, size2 int, into bool) {
+	var h *hookStore
+	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store {
+		h = &hookStore{Store: s}
+		if into {
+			return hookInto{h}
+		}
+		return h
+	}, opts)
+	v1, v2 := bytesOf(size, 1), bytesOf(size2, 2)
+	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v1); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Add(time.Hour)
+	h.before = func() {
+		if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v2); err != nil {
+			t.Error(err)
+		}
+		// Only v1's write is old enough to sweep.
+		if st, err := f.c.Sweep(f.ctx, ns); err != nil || st.Deleted != 1 {
+			t.Errorf("sweep: %+v, %v; want 1 deleted", st, err)
+		}
+	}
+	got, err := f.value(t, "r", "k")
+	if err != nil || !bytes.Equal(got, v2) {
+		t.Fatalf("got %d bytes, err %v; want the new %d-byte value", len(got), err, len(v2))
+	}
+	if !h.fired.Load() {
+		t.Fatal("the hook never fired: the test did not take the path it names")
 	}
 }

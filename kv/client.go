@@ -135,7 +135,8 @@ type Client struct {
 	now    func() time.Time
 	rand   io.Reader
 	log    *slog.Logger
-	atomic bool // store applies one Apply call atomically
+	atomic bool       // store applies one Apply call atomically
+	into   IntoReader // the store's IntoReader, nil if it has none
 
 	lastToken atomic.Int64 // µs of the last token NewToken issued
 }
@@ -207,6 +208,7 @@ func NewClient(store Store, opts *Options) (*Client, error) {
 	if a, ok := store.(Atomic); ok {
 		c.atomic = a.AtomicApply()
 	}
+	c.into, _ = store.(IntoReader)
 	return c, nil
 }
 

@@ -184,3 +184,31 @@ type Store interface {
 type Atomic interface {
 	AtomicApply() bool
 }
+
+// IntoReader is implemented by Stores that can read values straight into
+// buffers the caller provides. The Client reads chunks of large values
+// through it when the Store has it, each chunk into its place in the
+// value it returns, so a chunk is neither copied a second time nor held
+// in a buffer of its own (kv/local reads a chunk's pages from its file
+// into the value). Stores without it are read with Read, as before; the
+// Client finds it by type assertion, once, in NewClient.
+//
+// Concurrency: ReadInto may be called concurrently with every Store
+// method, including other ReadInto calls, as long as no two calls in
+// flight are given overlapping buffers.
+type IntoReader interface {
+	// ReadInto reads the live values (not deleted, not expired) at keys
+	// of record id of ns. It returns lens, one entry per key: the length
+	// of the live value at keys[i], or -1 when there is none. When
+	// lens[i] == len(dsts[i]) the value is in dsts[i]; otherwise the
+	// contents of dsts[i] are undefined (the value was not read, or not
+	// completely). ReadInto writes nothing but dsts[i][:len(dsts[i])],
+	// and keeps no reference to dsts once it returns; after an error the
+	// contents of every dsts[i] are undefined.
+	//
+	// The keys are read as of one point in time where the Store can
+	// (kv/local: one snapshot). Metadata and timestamps are not returned.
+	// len(dsts) must equal len(keys), and every key obey MaxKeyLen, else
+	// ErrInvalid; an unknown namespace is ErrNoNamespace, as in Read.
+	ReadInto(ctx context.Context, ns, id string, keys, dsts [][]byte) (lens []int, err error)
+}

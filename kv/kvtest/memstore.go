@@ -22,7 +22,8 @@ const DefaultReadLimit = 1000
 // Store contract — namespaces, last-writer-wins by timestamp with key, range
 // and record tombstones, TTL against an injectable clock, opaque cursors
 // bound to their query, Limit and MaxBytes, id listing — and applies each
-// Apply call atomically (it implements kv.Atomic). It passes Run.
+// Apply call atomically (it implements kv.Atomic). It also implements
+// kv.IntoReader, as kv/local does. It passes Run.
 //
 // Values are copied on the way in and out, so callers may reuse buffers.
 // A MemStore is safe for concurrent use; create one with NewMemStore.

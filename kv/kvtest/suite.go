@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store, opts ...Option) {
 		{"IDs", s.testIDs},
 		{"Concurrent", s.testConcurrent},
 		{"BadInput", s.testBadInput},
+		{"IntoReader", s.testIntoReader},
 		{"Client", s.testClient},
 		{"Close", s.testClose},
 	} {

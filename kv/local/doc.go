@@ -147,7 +147,10 @@
 // pages in ascending order, so it is mostly runs of consecutive pages, and
 // a reader reads a run with one vectored read (wal.Snapshot.ReadPages)
 // straight into the value it returns, guessing the run and checking every
-// page's link. Eviction is CLOCK with more
+// page's link. [Store.ReadInto] (kv.IntoReader) goes one step further and
+// reads a value's pages into the caller's buffer, so the kv Client's large
+// values are read from the file into the value it returns, with no copy in
+// between. Eviction is CLOCK with more
 // chances for branch pages than leaves, and branches read from disk are
 // kept packed (searched in place, 2 bytes of index a cell), so even a
 // small cache tends to hold the upper levels. A read seeks one cursor for

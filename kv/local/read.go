@@ -105,6 +105,12 @@ func (r *reader) cursor() *btree.Cursor {
 	return r.cur
 }
 
+// visible reports whether cell c under item key is live: not an item
+// tombstone, not expired, not hidden by a record or range tombstone.
+func (r *reader) visible(key []byte, c *cellData) bool {
+	return !c.tombstone() && (c.expiry == 0 || c.expiry > r.now) && !r.tombs.covers(key, c.ts)
+}
+
 // live decodes the cell under an item key and returns it as an Item if it
 // is visible: not an item tombstone, not expired, not hidden by a record
 // or range tombstone.
@@ -115,7 +121,7 @@ func (r *reader) live(key, val []byte, owned bool) (kv.Item, bool, error) {
 	if err != nil {
 		return kv.Item{}, false, err
 	}
-	if c.tombstone() || (c.expiry != 0 && c.expiry <= r.now) || r.tombs.covers(key, c.ts) {
+	if !r.visible(key, &c) {
 		return kv.Item{}, false, nil
 	}
 	it := kv.Item{Value: c.value, Timestamp: c.ts}

@@ -131,31 +131,48 @@ func encodeCell(c *cellData) []byte {
 
 // decodeCell parses an item cell; the result aliases b.
 func decodeCell(b []byte) (cellData, error) {
-	var c cellData
+	c, n, err := decodeCellHead(b)
+	if err != nil {
+		return c, errBadCell // a whole cell that ends early is bad too
+	}
+	c.value = b[n:]
+	return c, nil
+}
+
+// errShortCell: the bytes end inside the cell's fields before its value.
+// Only a prefix of a cell may be short; a whole cell that is is bad.
+var errShortCell = fmt.Errorf("%w: item cell ends inside its header", btree.ErrCorrupt)
+
+// decodeCellHead parses the fields before the value (flags, timestamp,
+// expiry, metadata) from b, a whole cell or a prefix of one, and returns
+// their length n: the value is what follows. The result aliases b.
+func decodeCellHead(b []byte) (c cellData, n int, err error) {
 	if len(b) < 9 {
-		return c, errBadCell
+		return c, 0, errShortCell
 	}
 	c.flags = b[0]
 	if c.flags&^(cellTombstone|cellExpires) != 0 {
-		return c, errBadCell
+		return c, 0, errBadCell
 	}
 	c.ts = int64(binary.BigEndian.Uint64(b[1:]))
-	b = b[9:]
+	n = 9
 	if c.flags&cellExpires != 0 {
-		if len(b) < 8 {
-			return c, errBadCell
+		if len(b) < n+8 {
+			return c, 0, errShortCell
 		}
-		c.expiry = int64(binary.BigEndian.Uint64(b))
-		b = b[8:]
+		c.expiry = int64(binary.BigEndian.Uint64(b[n:]))
+		n += 8
 	}
-	ml, n := binary.Uvarint(b)
-	if n <= 0 || ml > uint64(len(b)-n) {
-		return c, errBadCell
+	ml, k := binary.Uvarint(b[n:])
+	switch {
+	case k < 0:
+		return c, 0, errBadCell // longer than 64 bits
+	case k == 0 || ml > uint64(len(b)-n-k):
+		return c, 0, errShortCell
 	}
-	b = b[n:]
-	c.meta = b[:ml:ml]
-	c.value = b[ml:]
-	return c, nil
+	n += k
+	c.meta = b[n : n+int(ml) : n+int(ml)]
+	return c, n + int(ml), nil
 }
 
 // wins reports whether write a beats write b under last-writer-wins: the

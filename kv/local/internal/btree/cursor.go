@@ -49,6 +49,12 @@ func (c *Cursor) Key() []byte { return c.cur().key }
 // An inline value aliases the page and must not be modified; see Owned.
 func (c *Cursor) Value() ([]byte, error) { return c.tx.value(c.cur()) }
 
+// ReadValue reads the current value into the buffer place chooses (see
+// Placer), reading an overflow chain's pages straight into it. It writes
+// nothing but that buffer; after an error the buffer's contents are
+// undefined.
+func (c *Cursor) ReadValue(place Placer) error { return c.tx.readValue(c.cur(), place) }
+
 // Owned reports whether Value returns a fresh copy the caller may keep and
 // modify (true for values in overflow chains).
 func (c *Cursor) Owned() bool { return c.cur().ovf != 0 }

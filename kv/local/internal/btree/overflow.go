@@ -2,6 +2,7 @@ package btree
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"slices"
 )
@@ -81,13 +82,69 @@ func (tx *Tx) readOverflow(first uint32, vlen uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Room for every page's full data area: the last page's unused tail
-	// is read too and cut off.
-	out := make([]byte, n*capacity(tx.ps))
-	if err := tx.walkChain(first, vlen, out, nil); err != nil {
+	out := make([]byte, vlen)
+	if err := tx.walkChain(first, vlen, n, first, 0, out, 0, nil); err != nil {
 		return nil, err
 	}
-	return out[:vlen:vlen], nil
+	return out, nil
+}
+
+// Placer chooses where ReadValue puts a value: given the value's length
+// and its first bytes (all of them for a value inline in its leaf, else the
+// first overflow page's worth), it returns how many leading bytes to skip
+// (at most len(head)) and dst, the buffer for the rest, exactly vlen-skip
+// bytes long; or a nil dst to read no further.
+type Placer func(vlen int, head []byte) (skip int, dst []byte, err error)
+
+// errPlacement: a Placer broke its contract (a bug in the caller).
+var errPlacement = errors.New("edgekit/kv/local: ReadValue: placement does not fit the value")
+
+// readValue reads cell c's value into the buffer place picks. A chain's
+// first page goes to scratch (the caller must see its head to know where
+// the value starts), the rest of the chain straight into dst: a large
+// value is copied once, by the read itself, and no buffer but dst holds it.
+func (tx *Tx) readValue(c *cell, place Placer) error {
+	if c.ovf == 0 {
+		skip, dst, err := place(len(c.val), c.val)
+		if err != nil || dst == nil {
+			return err
+		}
+		if skip < 0 || skip > len(c.val) || len(dst) != len(c.val)-skip {
+			return errPlacement
+		}
+		copy(dst, c.val[skip:])
+		return nil
+	}
+	first, vlen := c.ovf, c.vlen
+	n, err := tx.chainLen(first, vlen)
+	if err != nil {
+		return err
+	}
+	if err := tx.chainPageOK(first, first, 0, n, tx.chainLimit()); err != nil {
+		return err
+	}
+	page := make([]byte, tx.ps)
+	if err := tx.r.ReadPage(first, page); err != nil {
+		return err
+	}
+	per := capacity(tx.ps)
+	link, err := checkChainPage(first, first, page, 0, n, vlen, per)
+	if err != nil {
+		return err
+	}
+	head := page[headerSize : headerSize+min(per, int(vlen))]
+	skip, dst, err := place(int(vlen), head)
+	if err != nil || dst == nil {
+		return err
+	}
+	if skip < 0 || skip > len(head) || len(dst) != int(vlen)-skip {
+		return errPlacement
+	}
+	copy(dst, head[skip:])
+	if n == 1 {
+		return nil
+	}
+	return tx.walkChain(first, vlen, n, link, 1, dst, skip, nil)
 }
 
 // overflowPages lists the pages of the chain for a value of vlen bytes.
@@ -98,7 +155,7 @@ func (tx *Tx) overflowPages(first uint32, vlen uint32) ([]uint32, error) {
 		return nil, err
 	}
 	out := make([]uint32, 0, n)
-	err = tx.walkChain(first, vlen, nil, func(pg uint32) { out = append(out, pg) })
+	err = tx.walkChain(first, vlen, n, first, 0, nil, 0, func(pg uint32) { out = append(out, pg) })
 	return out, err
 }
 
@@ -130,37 +187,27 @@ func (tx *Tx) chainLen(first uint32, vlen uint32) (int, error) {
 	return int(n), nil
 }
 
-// walkChain reads the chain of a vlen-byte value from first, in runs (see
-// the top of this file). If val is not nil, page i's data lands at
-// val[i*per:]; val holds n*per bytes. visit, if not nil, sees each page of
-// the chain in order once its header has been checked. Every page but the
-// last must be full and the last must end the value exactly.
-func (tx *Tx) walkChain(first, vlen uint32, val []byte, visit func(pg uint32)) error {
+// walkChain reads pages i, i+1, ... of the n-page chain of a vlen-byte
+// value that starts at first, page i being pg, in runs (see the top of this
+// file). If val is not nil it holds the value's bytes from offset off on
+// (off <= i*per, len(val) == vlen-off), and page j's data lands at
+// val[j*per-off:]; a data area's unused tail goes to scratch, so nothing
+// outside val is written. visit, if not nil, sees each page of the chain
+// in order once its header has been checked. Every page but the last must
+// be full and the last must end the value exactly.
+func (tx *Tx) walkChain(first, vlen uint32, n int, pg uint32, i int, val []byte, off int, visit func(pg uint32)) error {
 	per := capacity(tx.ps)
-	n, err := tx.chainLen(first, vlen)
-	if err != nil {
-		return err
-	}
-	lastUsed := int(vlen) - (n-1)*per
-	limit := min(tx.meta.pageCount, tx.r.PageCount())
+	limit := tx.chainLimit()
 	runs, _ := tx.r.(PageRunReader)
-	var discard []byte
-	if val == nil {
-		discard = make([]byte, per) // data nobody wants; every page's lands here
-	}
-	heads := make([]byte, headerSize*min(n, maxRun))
-	bufs := make([][]byte, 0, 2*min(n, maxRun))
+	// Data nobody wants (all of it without val, else the last page's
+	// unused tail) lands here.
+	discard := make([]byte, per)
+	heads := make([]byte, headerSize*min(n-i, maxRun))
+	bufs := make([][]byte, 0, 2*min(n-i, maxRun)+1)
 	run := firstRun
-	pg := first
-	for i := 0; i < n; {
-		if pg == 0 {
-			return corrupt(first, "overflow chain ends after %d of %d pages", i, n)
-		}
-		if err := tx.checkPage(pg); err != nil {
+	for i < n {
+		if err := tx.chainPageOK(first, pg, i, n, limit); err != nil {
 			return err
-		}
-		if pg > limit {
-			return corrupt(first, "overflow chain links to page %d, past the snapshot's %d", pg, limit)
 		}
 		k := min(run, n-i, int(limit-pg)+1)
 		if runs == nil {
@@ -168,12 +215,19 @@ func (tx *Tx) walkChain(first, vlen uint32, val []byte, visit func(pg uint32)) e
 		}
 		bufs = bufs[:0]
 		for j := range k {
-			data := discard
-			if val != nil {
-				data = val[(i+j)*per : (i+j+1)*per]
+			bufs = append(bufs, heads[j*headerSize:(j+1)*headerSize])
+			if val == nil {
+				bufs = append(bufs, discard)
+				continue
 			}
-			bufs = append(bufs, heads[j*headerSize:(j+1)*headerSize], data)
+			lo := (i+j)*per - off
+			hi := min(lo+per, len(val))
+			bufs = append(bufs, val[lo:hi:hi])
+			if hi-lo < per { // the last page: its unused tail
+				bufs = append(bufs, discard[:per-(hi-lo)])
+			}
 		}
+		var err error
 		if runs != nil {
 			err = runs.ReadPages(pg, bufs)
 		} else {
@@ -187,16 +241,9 @@ func (tx *Tx) walkChain(first, vlen uint32, val []byte, visit func(pg uint32)) e
 		var next uint32
 		got := 0
 		for j := range k {
-			used, link, err := decodeOverflowHeader(pg+uint32(j), heads[j*headerSize:], per)
+			link, err := checkChainPage(first, pg+uint32(j), heads[j*headerSize:], i+j, n, vlen, per)
 			if err != nil {
 				return err
-			}
-			last := i+j == n-1
-			if (!last && used != per) || (last && used != lastUsed) {
-				return corrupt(pg+uint32(j), "overflow page of %d bytes does not fit its %d-byte value", used, vlen)
-			}
-			if last && link != 0 {
-				return corrupt(first, "overflow chain longer than its %d-byte value", vlen)
 			}
 			if visit != nil {
 				visit(pg + uint32(j))
@@ -216,6 +263,42 @@ func (tx *Tx) walkChain(first, vlen uint32, val []byte, visit func(pg uint32)) e
 		pg = next
 	}
 	return nil
+}
+
+// chainLimit is the last page a chain of this snapshot may use.
+func (tx *Tx) chainLimit() uint32 { return min(tx.meta.pageCount, tx.r.PageCount()) }
+
+// chainPageOK checks that page pg, reached as page i of the chain from
+// first, may be read at all.
+func (tx *Tx) chainPageOK(first, pg uint32, i, n int, limit uint32) error {
+	if pg == 0 {
+		return corrupt(first, "overflow chain ends after %d of %d pages", i, n)
+	}
+	if err := tx.checkPage(pg); err != nil {
+		return err
+	}
+	if pg > limit {
+		return corrupt(first, "overflow chain links to page %d, past the snapshot's %d", pg, limit)
+	}
+	return nil
+}
+
+// checkChainPage checks the header h of page pg, page i of the n-page chain
+// of a vlen-byte value from first, and returns its link: every page but the
+// last is full, the last ends the value and links nowhere.
+func checkChainPage(first, pg uint32, h []byte, i, n int, vlen uint32, per int) (uint32, error) {
+	used, link, err := decodeOverflowHeader(pg, h, per)
+	if err != nil {
+		return 0, err
+	}
+	last := i == n-1
+	if (!last && used != per) || (last && used != int(vlen)-(n-1)*per) {
+		return 0, corrupt(pg, "overflow page of %d bytes does not fit its %d-byte value", used, vlen)
+	}
+	if last && link != 0 {
+		return 0, corrupt(first, "overflow chain longer than its %d-byte value", vlen)
+	}
+	return link, nil
 }
 
 // readPageInto reads page pg with ReadPage and scatters it over bufs, for

@@ -1,0 +1,121 @@
+package kv
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Reading a chunked value through a Store's IntoReader. Each chunk is read
+// by the Store straight into its place in the one buffer returned, so the
+// value is written once (kv/local: by the read system calls) instead of
+// once into a chunk buffer and again into the value. Chunks are read in
+// jobs of about intoJobBytes, claimed in order by up to StageParallelism
+// goroutines; the caller's goroutine hashes each job as soon as it and
+// every job before it have landed, so the checksum of the value runs
+// alongside the reads instead of after them, and the value is verified
+// the moment its last chunk lands.
+
+// intoJobBytes is the chunk data one ReadInto call asks for: small enough
+// that the hash can follow the reads closely, large enough that the
+// Store's per-call work (a snapshot, a descent) stays negligible.
+const intoJobBytes = 1 << 20
+
+// readChunksInto is readChunks on a Store with IntoReader.
+func (c *Client) readChunksInto(ctx context.Context, ns string, m *manifest, r IntoReader) ([]byte, error) {
+	buf := make([]byte, m.size)
+	per := uint32(max(1, intoJobBytes/int(m.chunkSize))) // chunks per job
+	jobs := int((m.chunks + per - 1) / per)
+	chunkNS, rec := ChunkNamespace(ns), m.id.recordID()
+	// span returns the bytes of buf that job j fills.
+	span := func(j int) []byte {
+		lo := uint64(j) * uint64(per) * uint64(m.chunkSize)
+		return buf[lo:min(m.size, lo+uint64(per)*uint64(m.chunkSize))]
+	}
+	read := func(ctx context.Context, j int) error {
+		lo := uint32(j) * per
+		hi := min(m.chunks, lo+per)
+		keys := make([][]byte, 0, hi-lo)
+		dsts := make([][]byte, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			off := uint64(i) * uint64(m.chunkSize)
+			end := min(m.size, off+uint64(m.chunkSize))
+			keys = append(keys, chunkKey(i))
+			dsts = append(dsts, buf[off:end:end])
+		}
+		lens, err := r.ReadInto(ctx, chunkNS, rec, keys, dsts)
+		if err != nil {
+			return err
+		}
+		if len(lens) != len(keys) {
+			return fmt.Errorf("edgekit/kv: ReadInto returned %d lengths for %d keys", len(lens), len(keys))
+		}
+		for k, n := range lens {
+			if n != len(dsts[k]) {
+				// -1: missing (never staged, swept, or the write was
+				// replaced); another length: not this manifest's chunk.
+				return fmt.Errorf("%w: chunk %d of write %s: %d bytes (want %d)", errStaleManifest, lo+uint32(k), rec, n, len(dsts[k]))
+			}
+		}
+		return nil
+	}
+
+	h := xxhash.New()
+	workers := min(c.opts.StageParallelism, jobs)
+	if workers <= 1 {
+		for j := range jobs {
+			if err := read(ctx, j); err != nil {
+				return nil, err
+			}
+			h.Write(span(j))
+		}
+		return c.checkSum(m, buf, h.Sum64())
+	}
+
+	// landed carries finished jobs to the hasher; it has room for all of
+	// them, so a reader never waits on the hash.
+	landed := make(chan int, jobs)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- parallel(ctx, workers, jobs, func(ctx context.Context, j int) error {
+			if err := read(ctx, j); err != nil {
+				return err
+			}
+			landed <- j
+			return nil
+		})
+	}()
+	done := make([]bool, jobs)
+	next := 0 // the first job not yet hashed
+	for next < jobs {
+		select {
+		case j := <-landed:
+			done[j] = true
+			for next < jobs && done[next] {
+				h.Write(span(next))
+				next++
+			}
+		case err := <-errc:
+			// parallel returns after every reader has ended: on success
+			// every job is already in landed; on failure nothing else
+			// touches buf.
+			if err != nil {
+				return nil, err
+			}
+			errc = nil
+		}
+	}
+	if errc != nil {
+		<-errc // the readers' goroutine ends before the value is handed out
+	}
+	return c.checkSum(m, buf, h.Sum64())
+}
+
+// checkSum returns val if sum is the manifest's checksum.
+func (c *Client) checkSum(m *manifest, val []byte, sum uint64) ([]byte, error) {
+	if sum != m.checksum {
+		return nil, fmt.Errorf("%w: write %s fails its checksum", errStaleManifest, m.id.recordID())
+	}
+	return val, nil
+}
