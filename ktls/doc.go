@@ -18,7 +18,9 @@
 //
 // SendFile(w, f, off, n) moves a file range with sendfile when w sends
 // through the kernel (plain Conn, kernel-mode Conn, *net.TCPConn) and with a
-// pooled-buffer copy otherwise, reporting which. Conn.ReadFrom uses it, so
+// pooled-buffer copy otherwise, reporting which; SendFileHead also writes a
+// response head first, sent with MSG_MORE so that head and body share their
+// first segment (what FreeBSD's sendfile headers do). Conn.ReadFrom uses it, so
 // net/http responses built by http.ServeContent over an *os.File or an
 // *io.SectionReader of one go by sendfile on a Conn — also under TLS, which
 // plain net/http never manages. ServeFile and FileServer package that;

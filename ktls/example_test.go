@@ -31,6 +31,21 @@ func ExampleSendFile() {
 	// Output: 4 copy <nil> moof
 }
 
+// A response head and its body from a file: on a socket the head goes
+// out in the body's first segment; the count is of file bytes.
+func ExampleSendFileHead() {
+	f, cleanup := exampleFile("....moof....mdat....")
+	defer cleanup()
+
+	var buf bytes.Buffer
+	n, how, err := ktls.SendFileHead(&buf, []byte("HTTP/1.1 200 OK\r\n\r\n"), f, 4, 4)
+	fmt.Println(n, how, err)
+	fmt.Printf("%q\n", buf.String())
+	// Output:
+	// 4 copy <nil>
+	// "HTTP/1.1 200 OK\r\n\r\nmoof"
+}
+
 // Every TLS connection reports the path it took. Here the kernel path is
 // switched off, so the connection says it is in userspace and why.
 func ExampleNewListener() {

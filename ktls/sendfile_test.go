@@ -196,3 +196,40 @@ func TestConnStats(t *testing.T) {
 		t.Fatalf("stats %+v, want 4000 sendfile bytes", st)
 	}
 }
+
+// TestSendFileHead: the head arrives whole and first, then exactly the
+// range, on every path (sendfile, copy, an empty range, a short file).
+func TestSendFileHead(t *testing.T) {
+	f, data := tempFile(t, 1<<20)
+	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n")
+	cases := []struct {
+		name       string
+		dst        func(t *testing.T) (io.Writer, func() []byte)
+		off, n     int64
+		wantMethod ktls.Method
+		wantErr    error
+	}{
+		{"plain-conn", pairDst(true), 100, 70000, ktls.MethodSendfile, nil},
+		{"tcpconn", pairDst(false), 0, 1 << 20, ktls.MethodSendfile, nil},
+		{"buffer", bufDst, 7, 5000, ktls.MethodCopy, nil},
+		{"plain-conn-empty-range", pairDst(true), 0, 0, ktls.MethodCopy, nil},
+		{"plain-conn-past-eof", pairDst(true), 1<<20 - 10, 100, ktls.MethodSendfile, io.ErrUnexpectedEOF},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w, read := tc.dst(t)
+			n, m, err := ktls.SendFileHead(w, head, f, tc.off, tc.n)
+			if m != tc.wantMethod || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("method %v err %v, want %v, %v", m, err, tc.wantMethod, tc.wantErr)
+			}
+			body := data[min(int64(len(data)), tc.off):min(int64(len(data)), tc.off+tc.n)]
+			if n != int64(len(body)) {
+				t.Fatalf("wrote %d file bytes, want %d", n, len(body))
+			}
+			want := append(append([]byte{}, head...), body...)
+			if got := read(); !bytes.Equal(got, want) {
+				t.Fatalf("peer got %d bytes, want %d; differ at %d", len(got), len(want), diffAt(got, want))
+			}
+		})
+	}
+}

@@ -291,10 +291,9 @@ func (e *Edge) sendLaneHit(c net.Conn, head bool, ent *entry, buf *[]byte) error
 		e.m.copied.Add(1)
 		return err
 	}
-	if _, err := c.Write(b); err != nil {
-		return err
-	}
-	n, m, err := ktls.SendFile(c, ent.file, 0, ent.size)
+	// The head rides in the body's first segment (MSG_MORE): one packet
+	// and one wake-up of the client fewer per hit than Write + SendFile.
+	n, m, err := ktls.SendFileHead(c, b, ent.file, 0, ent.size)
 	e.m.bytesOut.Add(n)
 	if m == ktls.MethodSendfile {
 		e.m.sendfile.Add(1)
