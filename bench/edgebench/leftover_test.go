@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -116,5 +117,60 @@ func TestOriginProcLeftovers(t *testing.T) {
 	}
 	if err := p.SetFault(FaultNone); err == nil {
 		t.Fatal("SetFault after Close succeeded")
+	}
+}
+
+// TestPinServer: with -pin-server a server and the children it forks
+// run confined to the CPUs given, and Stop still kills the whole group
+// (taskset execs the server, so the group is the server's).
+func TestPinServer(t *testing.T) {
+	sh := peertest.Exec(t, "sh", "the base system")
+	peertest.Exec(t, "taskset", "apt-get install util-linux")
+	env := &Env{PinServer: "0"}
+	tg, err := startSingle("fake", "127.0.0.1:1", filepath.Join(t.TempDir(), "log"), env.argv(sh, "-c", "sleep 60 & exec sleep 60")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Stop()
+	pg := tg.PGIDs()[0]
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n := sampleGroup(pg).Procs; n == 2 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("process group %d: %d processes after 10 s, want 2", pg, n)
+		}
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f, ok := readStat(pid); !ok || f.pgrp != pg {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+				seen++
+				if v = strings.TrimSpace(v); v != "0" {
+					t.Errorf("pid %d: Cpus_allowed_list %q, want \"0\"", pid, v)
+				}
+			}
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("checked %d processes, want 2", seen)
+	}
+	tg.Stop()
+	if left := (&Env{started: []*Target{tg}}).leftovers(5 * time.Second); len(left) != 0 {
+		t.Fatalf("stopped: got %v, want nothing left", left)
 	}
 }

@@ -64,6 +64,10 @@ type Options struct {
 	// before it had a process of its own: for comparison only (the herd's
 	// clients delay it).
 	OriginInProc bool
+	// PinServer and PinClient are CPU lists (taskset -c syntax), empty
+	// for no pinning: the servers under test, and this process with the
+	// origin and wrk it starts.
+	PinServer, PinClient string
 	Herd       HerdConfig
 	Live       LiveConfig
 	Soak       LiveConfig
@@ -97,6 +101,8 @@ func parseFlags(args []string, stdout io.Writer) (*Options, error) {
 	fs.IntVar(&o.Tier, "tier", 3, "edgekit members in the fault workload (hashring fallback needs >= 2)")
 	seed := fs.Uint64("seed", 0, "seed of the viewers' arrival jitter (0: from the clock; printed)")
 	fs.BoolVar(&o.OriginInProc, "origin-in-process", false, "serve the synthetic origin from this process instead of a child process (the old way; the herd's clients then delay it)")
+	fs.StringVar(&o.PinServer, "pin-server", "", "CPU list (taskset -c syntax) to confine every server under test to; empty: no pinning")
+	fs.StringVar(&o.PinClient, "pin-client", "", "CPU list to confine edgebench itself to (its clients, and the origin process and wrk it starts); empty: no pinning")
 	fs.DurationVar(&o.Origin.TTFB, "ttfb", 200*time.Millisecond, "origin time to first byte for herd and hit objects")
 	rate := fs.Float64("rate", 8, "origin streaming rate, MiB/s, for herd and hit objects")
 	fs.DurationVar(&o.Origin.LiveTTFB, "live-ttfb", 10*time.Millisecond, "origin time to first byte of a published live segment")
@@ -222,13 +228,32 @@ func measure(ctx context.Context, opt *Options, command string, stdout io.Writer
 		defer os.RemoveAll(d)
 		opt.Work = d
 	}
+	// The servers are started with their own working directories
+	// (nginx -p, ATS's runroot), so a relative -work would be resolved
+	// twice.
+	abs, err := filepath.Abs(opt.Work)
+	if err != nil {
+		return nil, err
+	}
+	opt.Work = abs
 	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 		return nil, err
 	}
 	rep := &Report{Options: opt, Started: time.Now().UTC(), Machine: machine(), NotMeasured: map[string]string{}, Command: command}
 	fmt.Fprintf(stdout, "edgebench: mode %s, seed %d, work %s\n", opt.Mode, opt.Seed, opt.Work)
 
-	env := &Env{Workers: opt.Workers, EdgeBin: opt.EdgeBin}
+	env := &Env{Workers: opt.Workers, EdgeBin: opt.EdgeBin, PinServer: opt.PinServer}
+	if opt.PinServer != "" {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return nil, fmt.Errorf("-pin-server needs taskset (util-linux): %w", err)
+		}
+	}
+	if opt.PinClient != "" {
+		// Before the origin starts, so that it inherits the mask.
+		if err := pinSelf(opt.PinClient); err != nil {
+			return nil, err
+		}
+	}
 	if slices.Contains(opt.Targets, "edgekit") && env.EdgeBin == "" {
 		bin, err := buildEdge(ctx, opt)
 		if err != nil {
@@ -316,6 +341,16 @@ func startOrigin(opt *Options, env *Env, stdout io.Writer) (Origin, func() error
 	env.originProc = p
 	fmt.Fprintf(stdout, "edgebench: origin in process %d at %s\n", p.PID(), p.Addr())
 	return p, p.Close, nil
+}
+
+// pinSelf confines every thread of this process to the CPUs of list;
+// threads and processes started later inherit the mask.
+func pinSelf(list string) error {
+	out, err := exec.Command("taskset", "-a", "-c", "-p", list, strconv.Itoa(os.Getpid())).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("taskset -a -c -p %s %d: %v: %s", list, os.Getpid(), err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 func specByName(name string) (TargetSpec, bool) {

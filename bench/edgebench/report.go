@@ -118,6 +118,9 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 		r.Started.Format(time.RFC3339), r.Finished.Format(time.RFC3339), r.LoadEnd)
 	p("Synthetic origin (%s): %v to first byte, %.1f MiB/s for herd/hit objects; live segments every %v, renditions %v bit/s, %v to first byte, %.0f MiB/s.\n\n",
 		originWhere(o), o.Origin.TTFB, float64(o.Origin.Rate)/(1<<20), o.Origin.SegDur, o.Origin.Bitrates, o.Origin.LiveTTFB, float64(o.Origin.LiveRate)/(1<<20))
+	if o.PinServer != "" || o.PinClient != "" {
+		p("Pinned (taskset): servers to CPUs %q, edgebench (clients, origin process, wrk) to CPUs %q (empty: not pinned).\n\n", o.PinServer, o.PinClient)
+	}
 	for name, why := range r.NotMeasured {
 		p("**%s not measured:** %s\n\n", name, why)
 	}

@@ -215,6 +215,20 @@ type Env struct {
 	// originProc is the origin's child process, if it has one; the
 	// leftover check covers it like a target.
 	originProc *ProcOrigin
+	// PinServer, if set, is a CPU list (taskset -c syntax) every server
+	// process is confined to: the command runs under taskset, and its
+	// children (nginx's workers, varnishd's child) inherit the mask.
+	PinServer string
+}
+
+// argv is the command line of a server process, under taskset if the
+// servers are pinned. taskset execs the server, so the pid, and with it
+// the process group Stop kills, stay the server's.
+func (env *Env) argv(a ...string) []string {
+	if env.PinServer == "" {
+		return a
+	}
+	return append([]string{"taskset", "-c", env.PinServer}, a...)
 }
 
 // Specs are the four targets in report order.
@@ -280,7 +294,7 @@ func startEdgekit(ctx context.Context, env *Env, work string, n int) (*Target, e
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		m := &member{addr: a, logPath: filepath.Join(dir, "edge.log"), argv: edgeArgs(env, a, peers, filepath.Join(dir, "cache"))}
+		m := &member{addr: a, logPath: filepath.Join(dir, "edge.log"), argv: env.argv(edgeArgs(env, a, peers, filepath.Join(dir, "cache"))...)}
 		if err := m.start(); err != nil {
 			t.Stop()
 			return nil, err
@@ -314,8 +328,8 @@ func startNginx(ctx context.Context, env *Env, work string, n int) (*Target, err
 	if err := render("nginx.conf.tmpl", conf, d); err != nil {
 		return nil, err
 	}
-	return startSingle("nginx", addr, filepath.Join(work, "stderr.log"),
-		"nginx", "-p", work, "-e", filepath.Join(work, "error.log"), "-c", conf, "-g", "daemon off;")
+	return startSingle("nginx", addr, filepath.Join(work, "stderr.log"), env.argv(
+		"nginx", "-p", work, "-e", filepath.Join(work, "error.log"), "-c", conf, "-g", "daemon off;")...)
 }
 
 // startSingle starts a one-process target listening on addr.
@@ -342,11 +356,11 @@ func startVarnish(ctx context.Context, env *Env, work string, n int) (*Target, e
 	if err := render("varnish.vcl.tmpl", vcl, d); err != nil {
 		return nil, err
 	}
-	return startSingle("varnish", addr, filepath.Join(work, "varnishd.log"),
+	return startSingle("varnish", addr, filepath.Join(work, "varnishd.log"), env.argv(
 		"varnishd", "-F", "-n", filepath.Join(work, "n"), "-a", addr, "-f", vcl,
 		"-s", "malloc,1g",
 		"-p", "thread_pool_min=200", "-p", "thread_pool_max=6000", "-p", "thread_queue_limit=2000",
-		"-p", "first_byte_timeout=10", "-p", "between_bytes_timeout=5")
+		"-p", "first_byte_timeout=10", "-p", "between_bytes_timeout=5")...)
 }
 
 func startATS(ctx context.Context, env *Env, work string, n int) (*Target, error) {
@@ -385,8 +399,8 @@ func startATS(ctx context.Context, env *Env, work string, n int) (*Target, error
 	if err := os.MkdirAll(filepath.Join(work, "cache"), 0o755); err != nil {
 		return nil, err
 	}
-	return startSingle("ats", addr, filepath.Join(work, "traffic_server.log"),
-		"traffic_server", "--run-root="+filepath.Join(root, "runroot.yaml"))
+	return startSingle("ats", addr, filepath.Join(work, "traffic_server.log"), env.argv(
+		"traffic_server", "--run-root="+filepath.Join(root, "runroot.yaml"))...)
 }
 
 // chmodUp makes dir and its parents up to the temp root world-searchable.
