@@ -207,7 +207,10 @@ type shortLens struct{ *intoSpy }
 
 func (s shortLens) ReadInto(ctx context.Context, ns, id string, keys, dsts [][]byte) ([]int, error) {
 	lens, err := s.intoSpy.ReadInto(ctx, ns, id, keys, dsts)
-	return lens[:len(lens)-1], err
+	if err != nil {
+		return nil, err // cancelled after another job's failure
+	}
+	return lens[:len(lens)-1], nil
 }
 
 // garbageInto reports every chunk read in full but flips a byte of one.
