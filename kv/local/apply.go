@@ -100,19 +100,21 @@ func applyTx(tx *btree.Tx, root uint32, id string, muts []kv.Mutation, now int64
 	return wroteTomb, nil
 }
 
-// putCell writes c at key unless the cell there wins.
+// putCell writes c at key unless the cell there wins. The value goes to
+// the tree as it lies behind the cell's encoded fields, never copied into
+// one buffer with them: a 1 MiB chunk is copied only into its pages.
 func putCell(tx *btree.Tx, root uint32, key []byte, c *cellData) error {
-	return tx.Update(root, key, func(old []byte, exists bool) ([]byte, bool, error) {
+	return tx.UpdateParts(root, key, func(old []byte, exists bool) ([]byte, []byte, bool, error) {
 		if exists {
 			oc, err := decodeCell(old)
 			if err != nil {
-				return nil, false, err
+				return nil, nil, false, err
 			}
 			if !wins(c, &oc) {
-				return nil, false, nil
+				return nil, nil, false, nil
 			}
 		}
-		return encodeCell(c), true, nil
+		return appendCellHead(make([]byte, 0, cellHeadLen(c)), c), c.value, true, nil
 	})
 }
 

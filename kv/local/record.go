@@ -114,7 +114,13 @@ func microsToNanos(ts int64) int64 {
 // encodeCell: u8 flags | i64 timestamp | [i64 expiry] | uvarint len(meta) |
 // meta | value (the rest).
 func encodeCell(c *cellData) []byte {
-	b := make([]byte, 0, 1+8+8+binary.MaxVarintLen32+len(c.meta)+len(c.value))
+	return append(appendCellHead(make([]byte, 0, cellHeadLen(c)+len(c.value)), c), c.value...)
+}
+
+// appendCellHead appends c's fields before the value (all of encodeCell
+// but the value), so a large value can be stored after it from where it
+// lies (btree.Tx.UpdateParts) instead of being copied behind it.
+func appendCellHead(b []byte, c *cellData) []byte {
 	flags := c.flags &^ cellExpires // the flag follows the field
 	if c.expiry != 0 {
 		flags |= cellExpires
@@ -125,9 +131,11 @@ func encodeCell(c *cellData) []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(c.expiry))
 	}
 	b = binary.AppendUvarint(b, uint64(len(c.meta)))
-	b = append(b, c.meta...)
-	return append(b, c.value...)
+	return append(b, c.meta...)
 }
+
+// cellHeadLen bounds the length of c's fields before the value.
+func cellHeadLen(c *cellData) int { return 1 + 8 + 8 + binary.MaxVarintLen32 + len(c.meta) }
 
 // decodeCell parses an item cell; the result aliases b.
 func decodeCell(b []byte) (cellData, error) {

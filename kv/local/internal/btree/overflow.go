@@ -40,14 +40,17 @@ const (
 	firstRun = 64
 )
 
-// writeOverflow stores v in a new chain and returns its first page. Pages
-// are written straight to the pager (they are never read back by this
-// transaction), so a large value does not sit in memory twice. The chain
-// takes its pages in ascending order, so that pages the free list hands
-// out in any order still form runs where they are consecutive.
-func (tx *Tx) writeOverflow(v []byte) (uint32, error) {
+// writeOverflow stores the value head+body in a new chain and returns its
+// first page. Pages are written straight to the pager (they are never read
+// back by this transaction), so a large value does not sit in memory
+// twice, and each page is filled from wherever its bytes lie in head and
+// body. The chain takes its pages in ascending order, so that pages the
+// free list hands out in any order still form runs where they are
+// consecutive.
+func (tx *Tx) writeOverflow(head, body []byte) (uint32, error) {
 	per := capacity(tx.ps)
-	n := (len(v) + per - 1) / per
+	vlen := len(head) + len(body)
+	n := (vlen + per - 1) / per
 	pages := make([]uint32, n)
 	for i := range pages {
 		pg, err := tx.alloc()
@@ -63,8 +66,16 @@ func (tx *Tx) writeOverflow(v []byte) (uint32, error) {
 		if i+1 < n {
 			next = pages[i+1]
 		}
-		end := min((i+1)*per, len(v))
-		encodeOverflow(buf, v[i*per:end], next)
+		lo, hi := i*per, min((i+1)*per, vlen)
+		// The page's data: the part of head in [lo, hi), then of body.
+		var h, b []byte
+		if lo < len(head) {
+			h = head[lo:min(hi, len(head))]
+		}
+		if hi > len(head) {
+			b = body[max(lo, len(head))-len(head) : hi-len(head)]
+		}
+		encodeOverflow(buf, h, b, next)
 		if err := tx.w.WritePage(pg, buf); err != nil {
 			return 0, err
 		}

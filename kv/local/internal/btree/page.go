@@ -417,11 +417,14 @@ func decodeOverflow(pg uint32, buf []byte) (data []byte, next uint32, err error)
 	return buf[headerSize : headerSize+used], next, nil
 }
 
-func encodeOverflow(buf []byte, data []byte, next uint32) {
+// encodeOverflow fills page buf with an overflow page holding data
+// followed by more, linked to next.
+func encodeOverflow(buf []byte, data, more []byte, next uint32) {
 	buf[0] = typeOverflow
 	buf[1] = 0
-	binary.BigEndian.PutUint16(buf[2:], uint16(len(data)))
+	binary.BigEndian.PutUint16(buf[2:], uint16(len(data)+len(more)))
 	binary.BigEndian.PutUint32(buf[4:], next)
 	n := copy(buf[headerSize:], data)
+	n += copy(buf[headerSize+n:], more)
 	clear(buf[headerSize+n:])
 }

@@ -29,7 +29,7 @@ func FuzzDecodePage(f *testing.F) {
 	m := meta{pageSize: ps, pageCount: 10, catalog: 2, txid: 3}
 	m.encode(buf)
 	f.Add(bytes.Clone(buf))
-	encodeOverflow(buf, []byte("hello"), 0)
+	encodeOverflow(buf, []byte("hel"), []byte("lo"), 0)
 	f.Add(bytes.Clone(buf))
 	f.Add([]byte{typeLeaf, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 5})
 

@@ -95,6 +95,18 @@ func (tx *Tx) Put(root uint32, key, val []byte) error {
 // returns. One descent serves both the read and the write. The old value
 // must not be retained or modified.
 func (tx *Tx) Update(root uint32, key []byte, decide func(old []byte, exists bool) (val []byte, write bool, err error)) error {
+	return tx.UpdateParts(root, key, func(old []byte, exists bool) ([]byte, []byte, bool, error) {
+		val, write, err := decide(old, exists)
+		return val, nil, write, err
+	})
+}
+
+// UpdateParts is Update for a value given in two parts, head then body,
+// stored as their concatenation. A caller that frames a large value with
+// a header of its own passes both as they are: the value goes into its
+// overflow pages from where it lies, without first being copied whole
+// into one buffer.
+func (tx *Tx) UpdateParts(root uint32, key []byte, decide func(old []byte, exists bool) (head, body []byte, write bool, err error)) error {
 	if tx.w == nil {
 		return ErrReadOnly
 	}
@@ -112,28 +124,29 @@ func (tx *Tx) Update(root uint32, key []byte, decide func(old []byte, exists boo
 			return err
 		}
 	}
-	val, write, err := decide(old, found)
+	head, body, write, err := decide(old, found)
 	if err != nil || !write {
 		return err
 	}
-	if int64(len(val)) > MaxValueLen {
-		return fmt.Errorf("edgekit/kv/local: value of %d bytes exceeds %d", len(val), int64(MaxValueLen))
+	vlen := int64(len(head)) + int64(len(body))
+	if vlen > MaxValueLen {
+		return fmt.Errorf("edgekit/kv/local: value of %d bytes exceeds %d", vlen, int64(MaxValueLen))
 	}
 	leaf, err := tx.writable(path[len(path)-1].pg)
 	if err != nil {
 		return err
 	}
-	c := cell{vlen: uint32(len(val))}
-	if leafCellFixed+len(key)+len(val) <= maxInlineCell(tx.ps) {
+	c := cell{vlen: uint32(vlen)}
+	if leafCellFixed+len(key)+int(vlen) <= maxInlineCell(tx.ps) {
 		// Key and value share one allocation; the key's capacity ends at
 		// its length, so appending to it cannot run into the value.
-		kv := make([]byte, len(key)+len(val))
+		kv := make([]byte, len(key)+int(vlen))
 		k := copy(kv, key)
-		copy(kv[k:], val)
+		copy(kv[k+copy(kv[k:], head):], body)
 		c.key, c.val = kv[:k:k], kv[k:]
 	} else {
 		c.key = append(make([]byte, 0, len(key)), key...)
-		if c.ovf, err = tx.writeOverflow(val); err != nil {
+		if c.ovf, err = tx.writeOverflow(head, body); err != nil {
 			return err
 		}
 	}
