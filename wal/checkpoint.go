@@ -300,6 +300,8 @@ func (s *Store) restartLocked() {
 	s.w.mxFrame = 0
 	s.gen = newIndex()
 	s.written, s.published, s.nBackfill = 0, 0, 0
+	s.fileFrame = 0 // the queue is empty: everything was published
+	s.onFile.Store(0)
 	for r := range s.readers {
 		r.ckptMark = 0 // all read only the db file, which holds their state
 	}

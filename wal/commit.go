@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"context"
 	"fmt"
 	"time"
 )
@@ -11,10 +10,12 @@ import (
 const maxWriteChunk = 4 << 20
 
 // appendLocked writes the frames of one transaction after the last commit
-// frame and records them in the wal-index, returning the commit's sequence
-// number. Caller holds s.writer. On error nothing is recorded: the partial
-// frames on disk lie past the last commit frame, where recovery ignores them
-// and the next commit overwrites them.
+// frame (in SyncGroup: queues them for the leader to write) and records them
+// in the wal-index, returning the commit's sequence number. Caller holds
+// s.writer. On error nothing is recorded: the partial frames on disk lie
+// past the last commit frame, where recovery ignores them and the next
+// commit overwrites them. (In SyncGroup an error writing frames is
+// ErrFailed and the store takes no more commits.)
 func (s *Store) appendLocked(pages []uint32, dirty map[uint32][]byte, nPage uint32) (uint64, error) {
 	s.mu.Lock()
 	err := s.failed
@@ -46,8 +47,15 @@ func (s *Store) appendLocked(pages []uint32, dirty map[uint32][]byte, nPage uint
 			copy(fr[frameHeaderSize:], dirty[pg])
 			c = encodeFrame(fr[:frameHeaderSize], &s.w.hdr, c, pg, commit, fr[frameHeaderSize:])
 		}
-		off := frameOffset(s.w.mxFrame+1+uint32(start), s.pageSize)
-		if _, err := s.wal.WriteAt(b, off); err != nil {
+		first := s.w.mxFrame + 1 + uint32(start)
+		if s.sync == SyncGroup {
+			// The group-commit leader writes them (group.go).
+			if err := s.queueFramesLocked(b, first); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if _, err := s.wal.WriteAt(b, frameOffset(first, s.pageSize)); err != nil {
 			return 0, fmt.Errorf("edgekit/wal: writing frames: %w", err)
 		}
 	}
@@ -111,13 +119,9 @@ func (s *Store) syncWAL() error {
 	}
 	s.stats.walSyncs.Add(1)
 	if err := s.wal.Sync(); err != nil {
-		err = fmt.Errorf("%w: %w", ErrFailed, err)
 		s.mu.Lock()
-		if s.failed == nil {
-			s.failed = err
-			s.log.Error("edgekit/wal: WAL fsync failed; store is read-only until reopened", "path", s.path, "err", err)
-		}
-		s.broadcastLocked()
+		s.failLocked(fmt.Errorf("%w: %w", ErrFailed, err))
+		err = s.failed
 		s.mu.Unlock()
 		return err
 	}
@@ -188,34 +192,54 @@ func (s *Store) gatherLocked() {
 }
 
 // waitDurable returns once commit seq is durable, taking a turn as the
-// group-commit leader when no fsync is in flight: the leader syncs
-// everything written so far, so every commit that arrived while the previous
-// fsync ran shares this one. A commit is acknowledged only by an fsync that
-// started after its frames were written, and after a failed fsync no commit
-// not already durable is ever acknowledged.
+// group-commit leader when no fsync is in flight: the leader writes and
+// syncs everything queued so far, so every commit that arrived while the
+// previous fsync ran shares this one. A commit is acknowledged only by an
+// fsync that started after its frames were written, and after a failed
+// write or fsync no commit not already durable is ever acknowledged.
 func (s *Store) waitDurable(seq uint64) error {
-	ctx := context.Background()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for {
-		if s.pubSeq >= seq {
-			return nil
+	var w *durWaiter
+	defer func() {
+		if w != nil {
+			s.waiterPool.Put(w)
 		}
-		if s.failed != nil {
+	}()
+	for {
+		if s.pubSeq >= seq || s.failed != nil {
+			// Pass the turn on: the next committer of this batch, or
+			// one to lead the next fsync (group.go).
+			s.wakeNextLocked()
+			if s.pubSeq >= seq {
+				return nil
+			}
 			return s.failed
 		}
 		if s.syncing {
-			_ = s.waitChangeLocked(ctx)
+			if w == nil {
+				w = s.getWaiter(seq)
+			}
+			s.parkLocked(w)
 			continue
 		}
 		s.syncing = true
+		var err error
+		tseq, tframe, tpages := s.writtenSeq, s.written, s.writtenPages
 		if s.sync == SyncGroup {
 			s.gatherLocked()
+			s.mu.Unlock()
+			err = s.flushQueue()
+			s.mu.Lock()
+			// What the write covered, read after it returned and before
+			// the fsync starts.
+			tseq, tframe, tpages = s.fileSeq, s.fileFrame, s.filePages
 		}
-		tseq, tframe, tpages := s.writtenSeq, s.written, s.writtenPages
 		s.mu.Unlock()
 		start := time.Now()
-		err := s.syncWAL()
+		if err == nil {
+			err = s.syncWAL()
+		}
 		took := time.Since(start)
 		s.mu.Lock()
 		s.syncing = false

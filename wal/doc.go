@@ -69,13 +69,18 @@
 // # Durability
 //
 // SyncFull fsyncs the WAL before every Commit returns. SyncGroup does too,
-// but commits that arrive while an fsync runs share the next one. SyncNormal
-// fsyncs only at checkpoints. A new WAL generation's header is synced before
-// any of its frames are written. If an fsync of the WAL fails, the store
-// never retries it (PostgreSQL's "fsyncgate" lesson: the kernel may already
-// have dropped the data and a second fsync would report success): every
-// later write fails with ErrFailed until the store is reopened and
-// recovered. A failed write or fsync of the db file during a checkpoint only
+// but commits that arrive while an fsync runs share the next one: each
+// committer only encodes its frames into a queue, and one of the waiting
+// committers (the leader) writes the whole queue with one write and fsyncs
+// once for all of them. SyncNormal fsyncs only at checkpoints. A new WAL
+// generation's header is synced before any of its frames are written. If
+// an fsync of the WAL fails, the store never retries it (PostgreSQL's
+// "fsyncgate" lesson: the kernel may already have dropped the data and a
+// second fsync would report success): every later write fails with
+// ErrFailed until the store is reopened and recovered. In SyncGroup a
+// failed write of queued frames is treated the same way, since the commits
+// queued after them are already chained onto them; with SyncFull and
+// SyncNormal a failed frame write fails only its own commit. A failed write or fsync of the db file during a checkpoint only
 // fails that checkpoint; the next one copies all its pages again.
 //
 // # Concurrency

@@ -29,7 +29,8 @@ var (
 	// lock.
 	ErrLocked = errors.New("edgekit/wal: database is locked")
 	// ErrFailed is wrapped by every write after the WAL could not be made
-	// durable (a failed fsync). As PostgreSQL learned, a failed fsync cannot
+	// durable (a failed fsync, or in SyncGroup a failed write of the queued
+	// frames of a batch). As PostgreSQL learned, a failed fsync cannot
 	// be retried: the kernel may have dropped the dirty pages and a later
 	// fsync would report success for data that is gone. The store keeps
 	// serving existing snapshots; Close it and Open it again to recover

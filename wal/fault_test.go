@@ -52,7 +52,7 @@ func faultRun(t *testing.T, st *wal.Store, w *workload, readFaults bool) (acked 
 
 func TestFaultSweep(t *testing.T) {
 	w := newWorkload(21, 512, 10, 24)
-	for _, sync := range []wal.SyncMode{wal.SyncFull, wal.SyncNormal} {
+	for _, sync := range []wal.SyncMode{wal.SyncFull, wal.SyncGroup, wal.SyncNormal} {
 		for _, rule := range []vfstest.Rule{
 			{Op: vfstest.OpSync, Suffix: "-wal"},
 			{Op: vfstest.OpSync, Suffix: ".db"},

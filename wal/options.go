@@ -24,8 +24,11 @@ const (
 	SyncFull SyncMode = iota
 	// SyncGroup makes every Commit durable before it returns, but the writer
 	// lock is released before the fsync, so commits that arrive while one
-	// fsync runs share the next one (group commit). Snapshots see a commit
-	// only once it is durable.
+	// fsync runs share the next one (group commit): their frames are
+	// queued in memory and written by one committer with a single write
+	// before that fsync. Snapshots see a commit only once it is durable.
+	// A failed write of queued frames, like a failed fsync, makes every
+	// later write fail with ErrFailed.
 	SyncGroup
 	// SyncNormal does not fsync at commit (SQLite's synchronous=NORMAL):
 	// commits survive a crash of the process but may be lost on power

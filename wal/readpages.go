@@ -54,6 +54,11 @@ func (tx *Tx) ReadPages(first uint32, bufs [][]byte) error {
 	if err != nil || n == 0 {
 		return err
 	}
+	// Frames of commits still queued for the group-commit leader are not
+	// in the file yet; write them first.
+	if err := tx.s.ensureOnFile(tx.s.w.mxFrame); err != nil {
+		return err
+	}
 	mem := func(pg uint32) ([]byte, bool) {
 		if p, ok := tx.dirty[pg]; ok {
 			return p, true

@@ -74,6 +74,8 @@ func (s *Store) recover(optPageSize int) error {
 	}
 	s.written, s.published = s.w.mxFrame, s.w.mxFrame
 	s.writtenPages, s.pubPages = s.w.nPage, s.w.nPage
+	s.fileFrame, s.filePages = s.w.mxFrame, s.w.nPage
+	s.onFile.Store(s.w.mxFrame)
 	s.log.Debug("edgekit/wal: recovered", "path", s.path, "pageSize", ps, "frames", s.w.mxFrame, "pages", s.w.nPage)
 	return nil
 }

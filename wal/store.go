@@ -46,6 +46,13 @@ type Store struct {
 
 	w writerState // owned by whoever holds writer
 
+	// flushMu is held while frames queued by SyncGroup committers are
+	// written (group.go), so that writes happen one at a time, each taking
+	// everything queued before it. Lock order: writer, flushMu, mu.
+	flushMu    sync.Mutex
+	onFile     atomic.Uint32 // last frame of the generation known to be in the WAL file (SyncGroup)
+	waiterPool sync.Pool     // *durWaiter, reused by waitDurable
+
 	iovs    sync.Pool // *[][]byte iovec lists of readPages, empty while pooled
 	ckptBuf []byte    // guarded by ckpt: the running checkpoint's copy buffer
 
@@ -65,26 +72,39 @@ type Store struct {
 	gatherTo               uint64        // writtenSeq at which the gathering leader's batch is complete
 	lastBatch              uint64        // commits the last group fsync made durable
 	syncAvg                time.Duration // moving average of a WAL fsync's duration (SyncGroup)
-	failed                 error         // sticky: wraps ErrFailed after a failed WAL fsync
-	closed                 bool
-	readers                map[*Snapshot]struct{}
-	changed                chan struct{} // closed and replaced on every state change waiters care about
-	stopAuto               chan struct{} // closed by Close to stop the auto-checkpointer
-	autoKick               chan struct{} // 1-buffered nudge for the auto-checkpointer
-	autoDone               sync.WaitGroup
-	stats                  statCounters
+	// SyncGroup's write queue: frames encoded by committers, from frame
+	// queueFrom on, not yet written; spareQueue is the buffer the last
+	// flush wrote, for reuse. fileSeq is the last commit whose frames (and
+	// all before them) are in the file, ending at frame fileFrame with
+	// filePages pages. waiters are committers parked until a wake-up.
+	queue, spareQueue []byte
+	queueFrom         uint32
+	fileSeq           uint64
+	fileFrame         uint32
+	filePages         uint32
+	waiters           []*durWaiter
+	failed            error // sticky: wraps ErrFailed after a failed WAL fsync
+	closed            bool
+	readers           map[*Snapshot]struct{}
+	changed           chan struct{} // closed and replaced on every state change waiters care about
+	stopAuto          chan struct{} // closed by Close to stop the auto-checkpointer
+	autoKick          chan struct{} // 1-buffered nudge for the auto-checkpointer
+	autoDone          sync.WaitGroup
+	stats             statCounters
 }
 
 // writerState is the WAL tail as the writer sees it, including commits that
 // are written but not yet durable.
 type writerState struct {
-	hdr        walHeader // header of the current generation
-	hdrWritten bool      // hdr is on disk (and synced)
-	mxFrame    uint32    // last commit frame written
-	nPage      uint32    // db size at mxFrame
-	cksum      cksum     // running checksum at mxFrame
-	buf        []byte    // frame assembly buffer
-	spare      [][]byte  // page buffers of finished transactions, for reuse
+	hdr        walHeader         // header of the current generation
+	hdrWritten bool              // hdr is on disk (and synced)
+	mxFrame    uint32            // last commit frame written
+	nPage      uint32            // db size at mxFrame
+	cksum      cksum             // running checksum at mxFrame
+	buf        []byte            // frame assembly buffer
+	spare      [][]byte          // page buffers of finished transactions, for reuse
+	dirty      map[uint32][]byte // empty map of the last small transaction, for reuse
+	pages      []uint32          // page-list buffer of Commit, for reuse
 }
 
 // maxSparePages bounds the page buffers kept between transactions: enough

@@ -37,7 +37,12 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 		release(s.writer)
 		return nil, err
 	}
-	return &Tx{s: s, dirty: map[uint32][]byte{}, nPage: s.w.nPage, low: s.w.nPage}, nil
+	dirty := s.w.dirty
+	s.w.dirty = nil
+	if dirty == nil {
+		dirty = map[uint32][]byte{}
+	}
+	return &Tx{s: s, dirty: dirty, nPage: s.w.nPage, low: s.w.nPage}, nil
 }
 
 // PageCount returns the database size in pages as this transaction sees it.
@@ -66,6 +71,13 @@ func (tx *Tx) ReadPage(pgno uint32, dst []byte) error {
 	if pgno > tx.low {
 		clear(dst) // added by this transaction and not written yet
 		return nil
+	}
+	if tx.s.sync == SyncGroup {
+		// The newest version may be in a commit still queued for the
+		// group-commit leader to write.
+		if err := tx.s.ensureOnFile(tx.s.gen.lookup(pgno, tx.s.w.mxFrame)); err != nil {
+			return err
+		}
 	}
 	return tx.s.readPage(tx.s.gen, tx.s.w.mxFrame, pgno, dst)
 }
@@ -130,6 +142,12 @@ func (tx *Tx) end() {
 	for _, p := range tx.dirty {
 		tx.s.w.recycle(p)
 	}
+	if len(tx.dirty) <= maxSparePages {
+		// Reuse the map for the next transaction; a large one's map is
+		// left to the GC rather than kept at its size.
+		clear(tx.dirty)
+		tx.s.w.dirty = tx.dirty
+	}
 	tx.dirty = nil
 	release(tx.s.writer)
 }
@@ -162,11 +180,14 @@ func (tx *Tx) Commit(ctx context.Context) error {
 			tx.dirty[pg] = p
 		}
 	}
-	pages := make([]uint32, 0, len(tx.dirty))
+	pages := s.w.pages[:0]
 	for pg := range tx.dirty {
 		pages = append(pages, pg)
 	}
 	slices.Sort(pages)
+	if cap(pages) <= maxSparePages {
+		s.w.pages = pages // reused by the next commit (writer only)
+	}
 	if len(pages) == 0 {
 		if tx.nPage == s.w.nPage {
 			tx.end() // nothing to do
