@@ -17,6 +17,15 @@
 //
 // Both zero values are ready to use; [New] and [NewStream] take [Options].
 //
+// When callers pile up on a Group (one of its last few flights had
+// joiners), a new leader yields the processor once before it calls fn, so
+// that callers already runnable reach Do and join this flight instead of
+// each starting the next one. Under contention that is most of the saving
+// (1,000 goroutines on one key: fn ran for one call in 150–400 instead of
+// one in 4); it costs the leader one pass through the scheduler, and a
+// Group without joiners never yields. A Stream does not need it: its
+// Readers can join while the fill runs.
+//
 // # The flight's context
 //
 // fn receives a context that belongs to no caller. It carries the first

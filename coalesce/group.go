@@ -2,6 +2,7 @@ package coalesce
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -50,7 +51,8 @@ func New[K comparable, V any](opts *Options) *Group[K, V] {
 // ErrGoexit and the key is usable at once. When ctx can never be cancelled
 // (ctx.Done() returns nil) the leader calls fn on its own goroutine, as
 // singleflight does; otherwise fn runs on a new goroutine so the leader can
-// leave early.
+// leave early. While callers pile up on the Group, fn starts after one
+// yield of the processor (see the package doc).
 func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context) (V, error)) (v V, shared bool, err error) {
 	inline := ctx.Done() == nil
 	if !inline {
@@ -65,14 +67,15 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 	switch role {
 	case roleHit:
 		return f.val, true, f.err
-	case roleLead:
+	case roleLead, roleLeadHot:
+		hot := role == roleLeadHot
 		if inline {
-			g.r.run(f, fn)
+			g.r.run(f, fn, hot)
 			// run took the registry lock after the result was set, so
 			// reading it here is ordered after the write.
 			return f.val, f.shared, f.err
 		}
-		go g.r.run(f, fn)
+		go g.r.run(f, fn, hot)
 		return g.r.wait(ctx, f, nil)
 	default:
 		return g.r.wait(ctx, f, fn)
@@ -142,7 +145,9 @@ func (r *registry[K, V]) wait(ctx context.Context, f *flight[K, V], fallback fun
 // panic (converted to *PanicError) or runtime.Goexit (ErrGoexit; the
 // goroutine still exits, but only after waking the waiters). One deferred
 // check serves both escapes, so the common path pays for a single defer.
-func (r *registry[K, V]) run(f *flight[K, V], fn func(context.Context) (V, error)) {
+// With yield (the Group is hot, see hotFlights) fn waits for one pass of
+// the scheduler, which lets the callers already runnable join f.
+func (r *registry[K, V]) run(f *flight[K, V], fn func(context.Context) (V, error), yield bool) {
 	returned := false
 	defer func() {
 		if returned {
@@ -155,6 +160,9 @@ func (r *registry[K, V]) run(f *flight[K, V], fn func(context.Context) (V, error
 		}
 		r.finish(f, zero, ErrGoexit, false) // recover is nil only for Goexit
 	}()
+	if yield {
+		runtime.Gosched()
+	}
 	v, err := fn(&f.ctx)
 	returned = true
 	r.finish(f, v, err, false)

@@ -525,3 +525,58 @@ func TestForget(t *testing.T) {
 		})
 	})
 }
+
+// TestDoHotLeaderYields: once a Group has seen callers pile up (its last
+// flight had joiners), a new leader lets the callers that are already
+// runnable reach Do before it calls fn, so they join its flight instead of
+// each starting the next one. On one P the order is exact: without the
+// yield, every one of the callers runs fn in turn (fn never blocks).
+func TestDoHotLeaderYields(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"background", context.Background()},
+		{"cancellable", cancellableCtx(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var g coalesce.Group[string, int]
+			// Make the Group hot: a flight with a joiner.
+			release := make(chan struct{})
+			led := make(chan struct{})
+			go func() {
+				_, _, _ = g.Do(tc.ctx, "warm", func(context.Context) (int, error) { close(led); <-release; return 0, nil })
+			}()
+			<-led
+			joined := make(chan struct{})
+			go func() { _, _, _ = g.Do(tc.ctx, "warm", nil); close(joined) }()
+			for g.Stats().Joins == 0 {
+				runtime.Gosched()
+			}
+			close(release)
+			<-joined
+
+			const callers = 50
+			var calls atomic.Int64
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _, _ = g.Do(tc.ctx, "seg", func(context.Context) (int, error) { calls.Add(1); return 1, nil })
+				}()
+			}
+			wg.Wait()
+			if got := calls.Load(); got > callers/5 {
+				t.Fatalf("fn ran %d times for %d callers released together; want the runnable callers to join (at most %d runs)", got, callers, callers/5)
+			}
+		})
+	}
+}
+
+func cancellableCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}

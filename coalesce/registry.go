@@ -25,10 +25,21 @@ const (
 type role uint8
 
 const (
-	roleLead role = iota // started the flight
-	roleJoin             // joined a running flight
-	roleHit              // got a lingering result
+	roleLead    role = iota // started the flight
+	roleJoin                // joined a running flight
+	roleHit                 // got a lingering result
+	roleLeadHot             // started the flight while callers pile up: yields before fn
 )
+
+// hotFlights is how many flights after one that had joiners start with the
+// leader yielding the processor once before it calls fn, so that callers
+// already runnable reach Do and join the flight rather than each start the
+// next one (1,000 callers looping on one key: fn ran for 1 call in 4, and
+// for 1 in 150–400 with the yield; docs/bench/coalesce.md). A yield can
+// come straight back (the scheduler takes the global queue first one
+// time in 61), and a flight that nobody joined must not end the yielding
+// at once, so it counts down; a Group without contention never yields.
+const hotFlights = 4
 
 // ender is implemented by values that must hear how their flight ended even
 // when it is ended from outside (Close); a streaming body is one.
@@ -87,6 +98,7 @@ type registry[K comparable, V any] struct {
 	epochSet  bool
 	sweepGen  uint64
 	closed    bool
+	hot       uint8 // coming flights whose leader yields first (see hotFlights)
 	st        Stats
 }
 
@@ -138,7 +150,11 @@ func (r *registry[K, V]) acquire(ctx context.Context, key K, mk func() V, wantDo
 	r.m[key] = f
 	r.st.InFlight++
 	r.st.Flights++
+	hot := r.hot > 0
 	r.mu.Unlock()
+	if hot {
+		return f, roleLeadHot, nil
+	}
 	return f, roleLead, nil
 }
 
@@ -243,6 +259,11 @@ func (r *registry[K, V]) finish(f *flight[K, V], v V, err error, panicked bool) 
 		return
 	}
 	f.err, f.shared = err, f.dups > 0
+	if f.dups > 0 {
+		r.hot = hotFlights
+	} else if r.hot > 0 {
+		r.hot--
+	}
 	if e := f.ender(); e != nil {
 		// A value made up front (a body) stays; it hears how it ended.
 		e.endFlight(err, ErrFillDone)

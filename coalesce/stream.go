@@ -62,9 +62,9 @@ func (s *Stream[K, H]) Open(ctx context.Context, key K, fill FillFunc[H]) (*Read
 	if err != nil {
 		return nil, err
 	}
-	rd := &Reader[H]{ctx: ctx, b: f.val, shared: role != roleLead}
+	rd := &Reader[H]{ctx: ctx, b: f.val, shared: role != roleLead && role != roleLeadHot}
 	switch role {
-	case roleLead:
+	case roleLead, roleLeadHot:
 		rd.m = s.member(ctx, f)
 		go s.run(f, fill)
 	case roleJoin:
@@ -120,7 +120,7 @@ func (s *Stream[K, H]) run(f *flight[K, *body[H]], fill FillFunc[H]) {
 			err = w.err // a fill that ignored a refusal (ErrTooLarge, ErrLeaderTimeout, ...) still failed
 		}
 		return f.val, err
-	})
+	}, false) // joiners of a stream read while it fills: no need to wait for them
 }
 
 // member makes a Reader's membership of flight f: leaving it (on Close, or
