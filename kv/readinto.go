@@ -3,6 +3,7 @@ package kv
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -12,10 +13,10 @@ import (
 // value is written once (kv/local: by the read system calls) instead of
 // once into a chunk buffer and again into the value. Chunks are read in
 // jobs of about intoJobBytes, claimed in order by up to StageParallelism
-// goroutines; the caller's goroutine hashes each job as soon as it and
-// every job before it have landed, so the checksum of the value runs
-// alongside the reads instead of after them, and the value is verified
-// the moment its last chunk lands.
+// goroutines; each job is hashed as soon as it and every job before it
+// have landed, by the reader that completes that prefix, so the checksum
+// of the value runs alongside the reads instead of after them, and the
+// value is verified the moment its last chunk lands.
 
 // intoJobBytes is the chunk data one ReadInto call asks for: small enough
 // that the hash can follow the reads closely, large enough that the
@@ -73,42 +74,42 @@ func (c *Client) readChunksInto(ctx context.Context, ns string, m *manifest, r I
 		return c.checkSum(m, buf, h.Sum64())
 	}
 
-	// landed carries finished jobs to the hasher; it has room for all of
-	// them, so a reader never waits on the hash.
-	landed := make(chan int, jobs)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- parallel(ctx, workers, jobs, func(ctx context.Context, j int) error {
-			if err := read(ctx, j); err != nil {
-				return err
-			}
-			landed <- j
-			return nil
-		})
-	}()
-	done := make([]bool, jobs)
-	next := 0 // the first job not yet hashed
-	for next < jobs {
-		select {
-		case j := <-landed:
-			done[j] = true
-			for next < jobs && done[next] {
-				h.Write(span(next))
-				next++
-			}
-		case err := <-errc:
-			// parallel returns after every reader has ended: on success
-			// every job is already in landed; on failure nothing else
-			// touches buf.
-			if err != nil {
-				return nil, err
-			}
-			errc = nil
+	// Whichever reader lands the next job to hash hashes it, and every
+	// job after it that has landed meanwhile, while the others read on:
+	// the hash follows the reads in value order, on the data they just
+	// wrote, with no goroutine of its own.
+	var (
+		mu      sync.Mutex // guards landed, hashing, next
+		landed  = make([]bool, jobs)
+		hashing bool // a reader is hashing; only it touches h and advances next
+		next    int  // the first job not yet hashed
+	)
+	err := parallel(ctx, workers, jobs, func(ctx context.Context, j int) error {
+		if err := read(ctx, j); err != nil {
+			return err
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		landed[j] = true
+		if hashing {
+			return nil // the hashing reader will see it
+		}
+		hashing = true
+		for next < jobs && landed[next] {
+			k := next
+			mu.Unlock()
+			h.Write(span(k))
+			mu.Lock()
+			next++
+		}
+		hashing = false
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if errc != nil {
-		<-errc // the readers' goroutine ends before the value is handed out
-	}
+	// parallel has returned, so every reader has ended and the last job to
+	// land was hashed by the reader that landed it (or the one hashing).
 	return c.checkSum(m, buf, h.Sum64())
 }
 

@@ -190,8 +190,9 @@ type Atomic interface {
 // through it when the Store has it, each chunk into its place in the
 // value it returns, so a chunk is neither copied a second time nor held
 // in a buffer of its own (kv/local reads a chunk's pages from its file
-// into the value). Stores without it are read with Read, as before; the
-// Client finds it by type assertion, once, in NewClient.
+// into the value). Stores without it are read with Read; the Client finds
+// it by type assertion, once, in NewClient, so a wrapper that embeds a
+// Store hides it unless it implements ReadInto itself.
 //
 // Concurrency: ReadInto may be called concurrently with every Store
 // method, including other ReadInto calls, as long as no two calls in
