@@ -161,3 +161,21 @@ func CheckQuery(q Query) error {
 	}
 	return checkRange(q.Start, q.End)
 }
+
+// CheckReadInto validates the arguments of IntoReader.ReadInto as every
+// implementation must: a valid namespace and id, one buffer per key, and
+// keys within MaxKeyLen.
+func CheckReadInto(ns, id string, keys, dsts [][]byte) error {
+	if err := firstErr(CheckNamespace(ns), CheckID(id)); err != nil {
+		return err
+	}
+	if len(keys) != len(dsts) {
+		return fmt.Errorf("%w: %d keys, %d buffers", ErrInvalid, len(keys), len(dsts))
+	}
+	for _, k := range keys {
+		if err := CheckKey(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,7 +2,6 @@ package kvtest
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/edgekit/edgekit/kv"
 )
@@ -14,16 +13,8 @@ var _ kv.IntoReader = (*MemStore)(nil)
 // time), so a Client on a MemStore assembles chunked values the way it
 // does on kv/local.
 func (m *MemStore) ReadInto(ctx context.Context, ns, id string, keys, dsts [][]byte) ([]int, error) {
-	if err := firstErr(kv.CheckNamespace(ns), kv.CheckID(id)); err != nil {
+	if err := kv.CheckReadInto(ns, id, keys, dsts); err != nil {
 		return nil, err
-	}
-	if len(keys) != len(dsts) {
-		return nil, fmt.Errorf("%w: %d keys, %d buffers", kv.ErrInvalid, len(keys), len(dsts))
-	}
-	for _, k := range keys {
-		if err := kv.CheckKey(k); err != nil {
-			return nil, err
-		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

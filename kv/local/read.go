@@ -47,12 +47,8 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 			}
 			hasAfter = true
 		}
-		root, err := nsRoot(tx, ns)
+		r, err := s.newReader(tx, ns, id)
 		if err != nil {
-			return err
-		}
-		r := reader{tx: tx, root: root, id: id, now: s.now().UnixNano(), cur: tx.Cursor(root)}
-		if r.tombs, err = loadTombsAt(r.cur, id); err != nil {
 			return err
 		}
 		budget := q.MaxBytes
@@ -82,6 +78,22 @@ func (s *Store) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Result,
 		return kv.Result{}, err
 	}
 	return res, nil
+}
+
+// newReader returns a reader of record id of ns in tx, with the record's
+// tombstones loaded and its cursor left at the record's first item.
+// It returns the reader by value, so that a read's reader can stay on the
+// stack.
+func (s *Store) newReader(tx *btree.Tx, ns, id string) (reader, error) {
+	root, err := nsRoot(tx, ns)
+	if err != nil {
+		return reader{}, err
+	}
+	r := reader{tx: tx, root: root, id: id, now: s.now().UnixNano(), cur: tx.Cursor(root)}
+	if r.tombs, err = loadTombsAt(r.cur, id); err != nil {
+		return reader{}, err
+	}
+	return r, nil
 }
 
 // reader reads the live items of one record in one transaction.

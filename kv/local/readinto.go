@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/edgekit/edgekit/kv"
 	"github.com/edgekit/edgekit/kv/local/internal/btree"
@@ -20,19 +19,8 @@ var _ kv.IntoReader = (*Store)(nil)
 // and every later page lands in place. A value whose length is not
 // len(dsts[i]) is measured, not read.
 func (s *Store) ReadInto(ctx context.Context, ns, id string, keys, dsts [][]byte) ([]int, error) {
-	if err := kv.CheckNamespace(ns); err != nil {
+	if err := kv.CheckReadInto(ns, id, keys, dsts); err != nil {
 		return nil, err
-	}
-	if err := kv.CheckID(id); err != nil {
-		return nil, err
-	}
-	if len(keys) != len(dsts) {
-		return nil, fmt.Errorf("%w: %d keys, %d buffers", kv.ErrInvalid, len(keys), len(dsts))
-	}
-	for _, k := range keys {
-		if err := kv.CheckKey(k); err != nil {
-			return nil, err
-		}
 	}
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -43,12 +31,8 @@ func (s *Store) ReadInto(ctx context.Context, ns, id string, keys, dsts [][]byte
 	}
 	lens := make([]int, len(keys))
 	err := s.view(func(tx *btree.Tx) error {
-		root, err := nsRoot(tx, ns)
+		r, err := s.newReader(tx, ns, id)
 		if err != nil {
-			return err
-		}
-		r := reader{tx: tx, root: root, id: id, now: s.now().UnixNano(), cur: tx.Cursor(root)}
-		if r.tombs, err = loadTombsAt(r.cur, id); err != nil {
 			return err
 		}
 		for i, k := range keys {
