@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -198,29 +199,18 @@ func (s *Store) gatherLocked() {
 // fsync that started after its frames were written, and after a failed
 // write or fsync no commit not already durable is ever acknowledged.
 func (s *Store) waitDurable(seq uint64) error {
+	ctx := context.Background()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var w *durWaiter
-	defer func() {
-		if w != nil {
-			s.waiterPool.Put(w)
-		}
-	}()
 	for {
-		if s.pubSeq >= seq || s.failed != nil {
-			// Pass the turn on: the next committer of this batch, or
-			// one to lead the next fsync (group.go).
-			s.wakeNextLocked()
-			if s.pubSeq >= seq {
-				return nil
-			}
+		if s.pubSeq >= seq {
+			return nil
+		}
+		if s.failed != nil {
 			return s.failed
 		}
 		if s.syncing {
-			if w == nil {
-				w = s.getWaiter(seq)
-			}
-			s.parkLocked(w)
+			_ = s.waitChangeLocked(ctx)
 			continue
 		}
 		s.syncing = true

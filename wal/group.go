@@ -1,11 +1,8 @@
 package wal
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
-// Group commit (SyncGroup) in three parts:
+// Group commit (SyncGroup) in two parts:
 //
 //   - Committers do not write their frames. Under the writer lock each one
 //     encodes its frames (the checksum chain stays in commit order) and
@@ -15,10 +12,6 @@ import (
 //   - One waiting committer is the leader: it gathers (gatherLocked), writes
 //     the whole queue with one pwrite (flushQueue), fsyncs, and publishes
 //     every commit the write covered.
-//   - The committers of a batch are woken one at a time, each by the one
-//     before (wakeNextLocked), instead of all at once by the leader: waking
-//     eight goroutines cost the leader ~10 µs on the path that the next
-//     batch waits behind.
 //
 // What must stay true: a commit is acknowledged only by an fsync that
 // started after all of its frames, and all frames before them, were in the
@@ -115,56 +108,4 @@ func (s *Store) failLocked(err error) {
 		s.log.Error("edgekit/wal: WAL write or fsync failed; store is read-only until reopened", "path", s.path, "err", err)
 	}
 	s.broadcastLocked()
-	s.wakeNextLocked()
-}
-
-// durWaiter is a committer parked in waitDurable until its commit seq is
-// durable. ch is 1-buffered and receives exactly one token per time the
-// waiter is listed in s.waiters, so a pooled waiter never holds a stale one.
-type durWaiter struct {
-	seq uint64
-	ch  chan struct{}
-}
-
-// wakeNextLocked wakes one listed committer that has something to do: the
-// first whose commit is durable (or every one once the store has failed),
-// else, when no fsync is in flight, the first one, to lead the next. Each
-// woken committer calls it again before it returns, so a batch wakes as a
-// chain, one goroutine switch per committer, spread over the committers
-// instead of run by the leader. s.mu held.
-func (s *Store) wakeNextLocked() {
-	pick := -1
-	for i, w := range s.waiters {
-		if w.seq <= s.pubSeq || s.failed != nil {
-			pick = i
-			break
-		}
-	}
-	if pick < 0 && !s.syncing && len(s.waiters) > 0 {
-		pick = 0
-	}
-	if pick < 0 {
-		return
-	}
-	w := s.waiters[pick]
-	s.waiters = slices.Delete(s.waiters, pick, pick+1)
-	w.ch <- struct{}{}
-}
-
-// parkLocked lists w and sleeps until wakeNextLocked picks it. s.mu held;
-// released while asleep.
-func (s *Store) parkLocked(w *durWaiter) {
-	s.waiters = append(s.waiters, w)
-	s.mu.Unlock()
-	<-w.ch
-	s.mu.Lock()
-}
-
-func (s *Store) getWaiter(seq uint64) *durWaiter {
-	w, _ := s.waiterPool.Get().(*durWaiter)
-	if w == nil {
-		w = &durWaiter{ch: make(chan struct{}, 1)}
-	}
-	w.seq = seq
-	return w
 }

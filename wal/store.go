@@ -49,9 +49,8 @@ type Store struct {
 	// flushMu is held while frames queued by SyncGroup committers are
 	// written (group.go), so that writes happen one at a time, each taking
 	// everything queued before it. Lock order: writer, flushMu, mu.
-	flushMu    sync.Mutex
-	onFile     atomic.Uint32 // last frame of the generation known to be in the WAL file (SyncGroup)
-	waiterPool sync.Pool     // *durWaiter, reused by waitDurable
+	flushMu sync.Mutex
+	onFile  atomic.Uint32 // last frame of the generation known to be in the WAL file (SyncGroup)
 
 	iovs    sync.Pool // *[][]byte iovec lists of readPages, empty while pooled
 	ckptBuf []byte    // guarded by ckpt: the running checkpoint's copy buffer
@@ -76,13 +75,12 @@ type Store struct {
 	// queueFrom on, not yet written; spareQueue is the buffer the last
 	// flush wrote, for reuse. fileSeq is the last commit whose frames (and
 	// all before them) are in the file, ending at frame fileFrame with
-	// filePages pages. waiters are committers parked until a wake-up.
+	// filePages pages.
 	queue, spareQueue []byte
 	queueFrom         uint32
 	fileSeq           uint64
 	fileFrame         uint32
 	filePages         uint32
-	waiters           []*durWaiter
 	failed            error // sticky: wraps ErrFailed after a failed WAL fsync
 	closed            bool
 	readers           map[*Snapshot]struct{}
