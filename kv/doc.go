@@ -71,7 +71,8 @@
 // copied into place.
 // [Client.OpenValue] streams it instead, one Store read (up to 4 MiB of
 // chunks) at a time, and reports a failed checksum in place of io.EOF, so
-// a server can relay a large value with a bounded buffer.
+// a server can relay a large value with a bounded buffer; on an
+// IntoReader Store every window is read into the same buffer.
 //
 // Orphaned chunks (from dead writers, overwrites and deletes) are reclaimed
 // by [Client.Sweep], which deletes each unreferenced write older than the

@@ -28,38 +28,15 @@ func (c *Client) readChunksInto(ctx context.Context, ns string, m *manifest, r I
 	buf := make([]byte, m.size)
 	per := uint32(max(1, intoJobBytes/int(m.chunkSize))) // chunks per job
 	jobs := int((m.chunks + per - 1) / per)
-	chunkNS, rec := ChunkNamespace(ns), m.id.recordID()
 	// span returns the bytes of buf that job j fills.
 	span := func(j int) []byte {
-		lo := uint64(j) * uint64(per) * uint64(m.chunkSize)
-		return buf[lo:min(m.size, lo+uint64(per)*uint64(m.chunkSize))]
+		lo := uint32(j) * per
+		off, end := chunkSpan(m, lo, min(m.chunks, lo+per))
+		return buf[off:end:end]
 	}
 	read := func(ctx context.Context, j int) error {
 		lo := uint32(j) * per
-		hi := min(m.chunks, lo+per)
-		keys := make([][]byte, 0, hi-lo)
-		dsts := make([][]byte, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			off := uint64(i) * uint64(m.chunkSize)
-			end := min(m.size, off+uint64(m.chunkSize))
-			keys = append(keys, chunkKey(i))
-			dsts = append(dsts, buf[off:end:end])
-		}
-		lens, err := r.ReadInto(ctx, chunkNS, rec, keys, dsts)
-		if err != nil {
-			return err
-		}
-		if len(lens) != len(keys) {
-			return fmt.Errorf("edgekit/kv: ReadInto returned %d lengths for %d keys", len(lens), len(keys))
-		}
-		for k, n := range lens {
-			if n != len(dsts[k]) {
-				// -1: missing (never staged, swept, or the write was
-				// replaced); another length: not this manifest's chunk.
-				return fmt.Errorf("%w: chunk %d of write %s: %d bytes (want %d)", errStaleManifest, lo+uint32(k), rec, n, len(dsts[k]))
-			}
-		}
-		return nil
+		return readInto(ctx, r, ns, m, lo, min(m.chunks, lo+per), span(j))
 	}
 
 	h := xxhash.New()
@@ -111,6 +88,40 @@ func (c *Client) readChunksInto(ctx context.Context, ns string, m *manifest, r I
 	// parallel has returned, so every reader has ended and the last job to
 	// land was hashed by the reader that landed it (or the one hashing).
 	return c.checkSum(m, buf, h.Sum64())
+}
+
+// readInto reads chunks [lo, hi) of m into buf, which holds exactly their
+// bytes, and checks that each one is there and of its manifest size.
+func readInto(ctx context.Context, r IntoReader, ns string, m *manifest, lo, hi uint32, buf []byte) error {
+	keys := make([][]byte, 0, hi-lo)
+	dsts := make([][]byte, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		n := min(uint64(len(buf)), uint64(m.chunkSize))
+		keys = append(keys, chunkKey(i))
+		dsts = append(dsts, buf[:n:n])
+		buf = buf[n:]
+	}
+	rec := m.id.recordID()
+	lens, err := r.ReadInto(ctx, ChunkNamespace(ns), rec, keys, dsts)
+	if err != nil {
+		return err
+	}
+	if len(lens) != len(keys) {
+		return fmt.Errorf("edgekit/kv: ReadInto returned %d lengths for %d keys", len(lens), len(keys))
+	}
+	for k, n := range lens {
+		if n != len(dsts[k]) {
+			// -1: missing (never staged, swept, or the write was
+			// replaced); another length: not this manifest's chunk.
+			return fmt.Errorf("%w: chunk %d of write %s: %d bytes (want %d)", errStaleManifest, lo+uint32(k), rec, n, len(dsts[k]))
+		}
+	}
+	return nil
+}
+
+// chunkSpan returns the byte offsets in the value of chunks [lo, hi).
+func chunkSpan(m *manifest, lo, hi uint32) (off, end uint64) {
+	return uint64(lo) * uint64(m.chunkSize), min(m.size, uint64(hi)*uint64(m.chunkSize))
 }
 
 // checkSum returns val if sum is the manifest's checksum.

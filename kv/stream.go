@@ -137,13 +137,29 @@ func (r *ValueReader) fill() error {
 	}
 	per := uint32(max(1, stageBytes/int(r.m.chunkSize)))
 	hi := min(r.m.chunks, r.next+per)
-	buf := r.win[:0]
-	err := r.c.readRange(r.ctx, r.ns, &r.m, r.next, hi, func(_ uint32, b []byte) {
-		r.d.Write(b)
-		buf = append(buf, b...)
-	})
-	if err != nil {
-		return err
+	var buf []byte
+	if off, end := chunkSpan(&r.m, r.next, hi); r.c.into != nil && end-off <= maxParallelRead {
+		// The Store reads the window's chunks straight into win, which
+		// every later window reuses. (The bound keeps a corrupt
+		// manifest's chunk size from allocating more than readChunks
+		// would.)
+		if n := int(end - off); cap(r.win) < n {
+			r.win = make([]byte, n)
+		}
+		buf = r.win[:end-off]
+		if err := readInto(r.ctx, r.c.into, r.ns, &r.m, r.next, hi, buf); err != nil {
+			return err
+		}
+		r.d.Write(buf)
+	} else {
+		buf = r.win[:0]
+		err := r.c.readRange(r.ctx, r.ns, &r.m, r.next, hi, func(_ uint32, b []byte) {
+			r.d.Write(b)
+			buf = append(buf, b...)
+		})
+		if err != nil {
+			return err
+		}
 	}
 	r.win, r.buf, r.next = buf, buf, hi
 	if r.next == r.m.chunks {

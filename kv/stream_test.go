@@ -29,9 +29,15 @@ func (s *countStore) Read(ctx context.Context, ns, id string, q kv.Query) (kv.Re
 }
 
 func TestOpenValueRoundTrip(t *testing.T) {
+	for _, path := range readPaths {
+		t.Run(path.name, func(t *testing.T) { openValueRoundTrip(t, path.wrap) })
+	}
+}
+
+func openValueRoundTrip(t *testing.T, wrap func(kv.Store, *clock) kv.Store) {
 	for _, mode := range readModes {
 		for _, size := range []int{0, 1, 999, 1000, 1001, mode.size, mode.size2} {
-			f := newFixture(t, nil, mode.opts)
+			f := newFixture(t, wrap, mode.opts)
 			v := bytesOf(size, 9)
 			if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
 				t.Fatal(err)
@@ -103,9 +109,15 @@ func TestOpenValueIsLazy(t *testing.T) {
 // TestOpenValueCorrupt: a damaged, short or missing chunk ends the stream
 // with ErrCorrupt, never io.EOF.
 func TestOpenValueCorrupt(t *testing.T) {
+	for _, path := range readPaths {
+		t.Run(path.name, func(t *testing.T) { openValueCorrupt(t, path.wrap) })
+	}
+}
+
+func openValueCorrupt(t *testing.T, wrap func(kv.Store, *clock) kv.Store) {
 	for _, mode := range readModes {
 		for _, damage := range []string{"garbage", "short", "missing"} {
-			f := newFixture(t, nil, mode.opts)
+			f := newFixture(t, wrap, mode.opts)
 			v := bytesOf(mode.size, 3)
 			if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
 				t.Fatal(err)
