@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,58 +27,116 @@ import (
 // syncing mode every commit acknowledged before the crash.
 func TestPowerLoss(t *testing.T) {
 	seed := seedFor(t)
-	trials := 1000
+	trials := 1200
 	if *flagLong {
-		trials = 20000
+		trials = 24000
 	}
 	w := newWorkload(seed, 512, 16, 40)
 	w.precompute()
 	rng := rand.New(rand.NewPCG(seed, 3))
-	modes := []wal.SyncMode{wal.SyncFull, wal.SyncGroup, wal.SyncNormal}
+	// Group commit runs twice: from one goroutine, and from four sharing
+	// fsyncs while auto-checkpoints run, so that the leader writes frames
+	// other committers queued.
+	modes := []struct {
+		sm         wal.SyncMode
+		committers int
+	}{{wal.SyncFull, 1}, {wal.SyncGroup, 1}, {wal.SyncNormal, 1}, {wal.SyncGroup, 4}}
 	for trial := range trials {
-		sm := modes[trial%len(modes)]
-		cfs := vfstest.NewCrashFS()
-		crashAt := 1 + rng.IntN(250)
-		fateSeed := rng.Uint64()
-		var crashed *vfs.Mem
-		cfs.OnOp(func(op int) {
-			if op == crashAt {
-				crashed = cfs.Crash(fateSeed, 512)
+		m := modes[trial%len(modes)]
+		c := powerLoss{trial: trial, crashAt: 1 + rng.IntN(250), fateSeed: rng.Uint64()}
+		if m.committers > 1 {
+			c.run(t, w, &wal.Options{PageSize: 512, Sync: m.sm, AutoCheckpoint: 16}, func(st *wal.Store) {
+				w.commitConcurrently(context.Background(), st, m.committers, c.ack, func(i int, err error) {
+					t.Errorf("trial %d: commit %d: %v", trial, i, err)
+				})
+			})
+			continue
+		}
+		c.run(t, w, &wal.Options{PageSize: 512, Sync: m.sm, AutoCheckpoint: -1}, func(st *wal.Store) {
+			ctx := context.Background()
+			for i := 1; i <= len(w.commits) && !c.crashed(); i++ {
+				if err := w.apply(ctx, st, i); err != nil {
+					t.Fatal(err)
+				}
+				c.ack(i)
+				if i%5 == 0 {
+					st.Checkpoint(ctx, wal.CheckpointMode(i/5%4))
+				}
 			}
 		})
-		st, err := wal.Open("/db/test.db", &wal.Options{PageSize: 512, FS: cfs, Sync: sm, AutoCheckpoint: -1})
-		if err != nil {
-			t.Fatal(err)
+	}
+}
+
+// powerLoss is one trial of a power-loss test: the store runs on a CrashFS
+// whose files are captured, as a power loss would leave them, at write,
+// truncate or sync number crashAt (the fates of unsynced writes drawn from
+// fateSeed). Its methods are safe for concurrent use by the committers.
+type powerLoss struct {
+	trial, crashAt int
+	fateSeed       uint64
+
+	mu       sync.Mutex // guards captured and acked
+	captured *vfs.Mem
+	acked    int
+}
+
+// crashed reports whether the capture has happened.
+func (c *powerLoss) crashed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.captured != nil
+}
+
+// ack records that commit i returned success; it counts only if the
+// capture has not happened yet (the commit was durable before the crash).
+func (c *powerLoss) ack(i int) {
+	c.mu.Lock()
+	if c.captured == nil {
+		c.acked = max(c.acked, i)
+	}
+	c.mu.Unlock()
+}
+
+// run opens a store with opts on a fresh CrashFS, lets drive commit the
+// workload, closes it, and then reopens the captured files: they must hold
+// exactly the state after some commit, and (unless opts.Sync is SyncNormal)
+// at least every commit acknowledged before the capture.
+func (c *powerLoss) run(t *testing.T, w *workload, opts *wal.Options, drive func(*wal.Store)) {
+	t.Helper()
+	cfs := vfstest.NewCrashFS()
+	cfs.OnOp(func(op int) {
+		if op == c.crashAt {
+			c.mu.Lock()
+			c.captured = cfs.Crash(c.fateSeed, 512)
+			c.mu.Unlock()
 		}
-		acked := 0
-		ctx := context.Background()
-		for i := 1; i <= len(w.commits) && crashed == nil; i++ {
-			if err := w.apply(ctx, st, i); err != nil {
-				t.Fatal(err)
-			}
-			if crashed == nil {
-				acked = i
-			}
-			if i%5 == 0 {
-				st.Checkpoint(ctx, wal.CheckpointMode(i/5%4))
-			}
-		}
-		st.Close()
-		if crashed == nil {
-			continue // the crash point lay beyond the workload
-		}
-		st2, err := wal.Open("/db/test.db", &wal.Options{PageSize: 512, FS: crashed, AutoCheckpoint: -1})
-		if err != nil {
-			t.Fatalf("trial %d (%v, crash at op %d, fate seed %d): open: %v", trial, sm, crashAt, fateSeed, err)
-		}
-		k, err := w.check(st2)
-		st2.Close()
-		if err != nil {
-			t.Fatalf("trial %d (%v, crash at op %d, fate seed %d): %v", trial, sm, crashAt, fateSeed, err)
-		}
-		if sm != wal.SyncNormal && k < acked {
-			t.Fatalf("trial %d (%v, crash at op %d, fate seed %d): recovered commit %d but %d was acknowledged", trial, sm, crashAt, fateSeed, k, acked)
-		}
+	})
+	o := *opts
+	o.FS = cfs
+	st, err := wal.Open("/db/test.db", &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drive(st)
+	st.Close()
+	c.mu.Lock()
+	captured, acked := c.captured, c.acked
+	c.mu.Unlock()
+	if captured == nil {
+		return // the crash point lay beyond the workload
+	}
+	where := fmt.Sprintf("trial %d (%v, crash at op %d, fate seed %d)", c.trial, o.Sync, c.crashAt, c.fateSeed)
+	st2, err := wal.Open("/db/test.db", &wal.Options{PageSize: o.PageSize, FS: captured, AutoCheckpoint: -1})
+	if err != nil {
+		t.Fatalf("%s: open: %v", where, err)
+	}
+	k, err := w.check(st2)
+	st2.Close()
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	if o.Sync != wal.SyncNormal && k < acked {
+		t.Fatalf("%s: recovered commit %d but %d was acknowledged", where, k, acked)
 	}
 }
 

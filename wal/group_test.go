@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -180,71 +178,6 @@ func TestGroupCommitLargeTransaction(t *testing.T) {
 		}
 		if got := readByte(t, st, pg); got != want {
 			t.Errorf("page %d after reopen: got %d want %d", pg, got, want)
-		}
-	}
-}
-
-// Power loss during group commit from four goroutines, with background
-// checkpoints: at a random file operation the files are captured as a crash
-// would leave them, and recovery must give exactly the state after some
-// commit, including every commit acknowledged before the crash. This covers
-// the leader writing other committers' queued frames.
-func TestPowerLossGroupCommit(t *testing.T) {
-	seed := seedFor(t)
-	trials := 300
-	if *flagLong {
-		trials = 5000
-	}
-	w := newWorkload(seed, 512, 16, 60)
-	w.precompute()
-	rng := rand.New(rand.NewPCG(seed, 5))
-	for trial := range trials {
-		cfs := vfstest.NewCrashFS()
-		crashAt := 1 + rng.IntN(200)
-		fateSeed := rng.Uint64()
-		var (
-			mu      sync.Mutex // guards crashed and acked
-			crashed *vfs.Mem
-			acked   int
-		)
-		cfs.OnOp(func(op int) {
-			if op == crashAt {
-				mu.Lock()
-				crashed = cfs.Crash(fateSeed, 512)
-				mu.Unlock()
-			}
-		})
-		st, err := wal.Open("/db/test.db", &wal.Options{PageSize: 512, FS: cfs, Sync: wal.SyncGroup, AutoCheckpoint: 16})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.commitConcurrently(context.Background(), st, 4, func(i int) {
-			mu.Lock()
-			if crashed == nil {
-				acked = max(acked, i) // durable before the crash
-			}
-			mu.Unlock()
-		}, func(i int, err error) {
-			t.Errorf("trial %d: commit %d: %v", trial, i, err)
-		})
-		st.Close()
-		mu.Lock()
-		crashed, maxAcked := crashed, acked
-		mu.Unlock()
-		if crashed == nil {
-			continue // the crash point lay beyond the workload
-		}
-		st2, err := wal.Open("/db/test.db", &wal.Options{PageSize: 512, FS: crashed, AutoCheckpoint: -1})
-		if err != nil {
-			t.Fatalf("trial %d (crash at op %d, fate seed %d): open: %v", trial, crashAt, fateSeed, err)
-		}
-		k, err := w.check(st2)
-		st2.Close()
-		if err != nil {
-			t.Fatalf("trial %d (crash at op %d, fate seed %d): %v", trial, crashAt, fateSeed, err)
-		}
-		if k < maxAcked {
-			t.Fatalf("trial %d (crash at op %d, fate seed %d): recovered commit %d but %d was acknowledged", trial, crashAt, fateSeed, k, maxAcked)
 		}
 	}
 }
