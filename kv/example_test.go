@@ -149,3 +149,31 @@ func ExampleClient_Sweep() {
 	// now:   {Writes:3 Young:3 Live:0 Deleted:0}
 	// later: {Writes:3 Young:0 Live:1 Deleted:2}
 }
+
+// A Store reads values into caller buffers when it implements IntoReader;
+// here the record's two values land side by side in one buffer, and a
+// buffer of the wrong length only learns the value's length.
+func ExampleIntoReader() {
+	ctx := context.Background()
+	store := kvtest.NewMemStore() // kv/local implements IntoReader too
+	defer store.Close()
+	_ = store.CreateNamespace(ctx, "blobs")
+	_ = store.Apply(ctx, "blobs", "r", []kv.Mutation{
+		{Op: kv.OpPut, Key: []byte("a"), Value: []byte("hello "), Timestamp: 1},
+		{Op: kv.OpPut, Key: []byte("b"), Value: []byte("world"), Timestamp: 1},
+	})
+	r, ok := kv.Store(store).(kv.IntoReader)
+	if !ok {
+		log.Fatal("no IntoReader: read with Store.Read instead")
+	}
+	buf := make([]byte, 11)
+	lens, err := r.ReadInto(ctx, "blobs", "r",
+		[][]byte{[]byte("a"), []byte("b"), []byte("nope")},
+		[][]byte{buf[:6], buf[6:], make([]byte, 3)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q %v\n", buf, lens)
+	// Output:
+	// "hello world" [6 5 -1]
+}

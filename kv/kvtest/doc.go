@@ -49,20 +49,27 @@
 // slept; IDs paging; concurrent writers and readers (no torn items, the
 // highest timestamp wins, and no half-applied Apply on a kv.Atomic store);
 // bad input (every limit of the Store contract) is kv.ErrInvalid and a
-// batch with one bad mutation writes nothing; Close. The "Client" subtests
+// batch with one bad mutation writes nothing; Close. The "IntoReader"
+// subtests run on a Store that implements kv.IntoReader (and skip on one
+// that does not): ReadInto agrees with Read, measures a value whose buffer
+// has the wrong length instead of filling it, writes no byte outside its
+// buffers, also with readers filling disjoint parts of one buffer at once,
+// and rejects bad input as Read does. The "Client" subtests
 // run a kv.Client on the store: chunked values up to 64 MiB, idempotent
 // retries, byte-budget pages with authenticated page tokens.
 //
 // # Validation helpers
 //
 // Backends should validate input with kv.CheckNamespace, kv.CheckID,
-// kv.CheckMutations and kv.CheckQuery so that every backend rejects the
+// kv.CheckMutations, kv.CheckQuery and kv.CheckReadInto so that every
+// backend rejects the
 // same input with the same wrapped kv.ErrInvalid.
 //
 // # MemStore
 //
 // NewMemStore returns a Store that keeps everything in memory, applies each
-// Apply atomically, and reads time from a clock SetClock can replace, so a
+// Apply atomically, implements kv.IntoReader, and reads time from a clock
+// SetClock can replace, so a
 // test can expire TTL items without sleeping. FaultStore wraps any Store
 // and fails Apply calls after a budget, to test what a reader sees after a
 // writer dies half-way.
