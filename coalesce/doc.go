@@ -23,8 +23,10 @@
 // each starting the next one. Under contention that is most of the saving
 // (1,000 goroutines on one key: fn ran for one call in 150–400 instead of
 // one in 4); it costs the leader one pass through the scheduler, and a
-// Group without joiners never yields. A Stream does not need it: its
-// Readers can join while the fill runs.
+// Group without joiners never yields, nor does one with Options.Linger
+// (callers after fn get the lingering result, which is cheaper than
+// joining). A Stream does not need it: its Readers can join while the
+// fill runs.
 //
 // # The flight's context
 //
