@@ -73,8 +73,8 @@ var errStaleManifest = errors.New("edgekit/kv: chunks do not match manifest")
 // part into its place in one buffer, so a remote Store's round trips and a
 // local one's page reads overlap.
 //
-// On a Store with IntoReader, the chunks land in the value without an
-// intermediate copy instead (readChunksInto).
+// On a Store with IntoReader, the chunks of a value up to maxParallelRead
+// land in the value without an intermediate copy instead (readChunksInto).
 func (c *Client) readChunks(ctx context.Context, ns string, m *manifest) ([]byte, error) {
 	if c.into != nil && m.size <= maxParallelRead {
 		return c.readChunksInto(ctx, ns, m, c.into)
