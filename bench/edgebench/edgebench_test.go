@@ -142,6 +142,17 @@ func TestHerdEdgekit(t *testing.T) {
 		t.Fatalf("got origin fetches %d, errors %d (%s), answered %d, lone fetches %d; want 1, 0, 50, 1",
 			res.OriginFetches, res.Errors, res.ErrSample, res.TTFB.N, res.LoneFetches)
 	}
+	// The origin's timestamps: it holds the head for its TTFB (200 ms
+	// here, a lower bound, not a timing), and no client can see a head
+	// before the origin has sent one (causality, not speed).
+	if !res.OriginTimed || res.OriginAnswer < 200*time.Millisecond || res.LoneOriginAnswer < 200*time.Millisecond {
+		t.Fatalf("origin timing: reported %v, answered after %v (lone %v); want reported, both at least 200 ms", res.OriginTimed, res.OriginAnswer, res.LoneOriginAnswer)
+	}
+	// (OriginAnswer is taken after the origin's write returns, so it may
+	// trail the client's read; the 200 ms wait starts after Arrived.)
+	if sent := res.OriginArrive + 200*time.Millisecond; res.FirstHead < sent {
+		t.Fatalf("first head at a client %v after release, before the origin could send its head (%v)", res.FirstHead, sent)
+	}
 	t.Logf("TTFB p50 %s p99 %s ms, lone %s ms (timing is not asserted)", ms(res.TTFB.P50), ms(res.TTFB.P99), ms(res.LoneTTFB))
 }
 
