@@ -306,6 +306,11 @@ func measure(ctx context.Context, opt *Options, command string, stdout io.Writer
 			return rep, err
 		}
 	}
+	// A control round trip that failed (the origin process died or hung)
+	// made fetch counts read -1: say so in the report.
+	if p := env.originProc; p != nil && p.Err() != nil {
+		rep.NotMeasured["origin"] = "origin fetch counts from the failure on are -1: " + p.Err().Error()
+	}
 	if err := closeOrigin(); err != nil {
 		fmt.Fprintln(stdout, "edgebench:", err)
 	}
