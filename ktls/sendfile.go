@@ -59,6 +59,8 @@ func SendFile(w io.Writer, f *os.File, off, n int64) (int64, Method, error) {
 // TCP_CORK's two extra system calls (and its wait for a delayed ACK). The
 // count returned is of file bytes only; a head not written whole is an error,
 // and then no file byte was sent. Under kernel TLS, head is an ordinary Write.
+// After an error, close the connection: the kernel may still hold a head
+// sent with MSG_MORE, waiting for bytes that will not come.
 func SendFileHead(w io.Writer, head []byte, f *os.File, off, n int64) (int64, Method, error) {
 	if n <= 0 {
 		if len(head) > 0 {
