@@ -35,7 +35,7 @@ const (
 // leader yielding the processor once before it calls fn, so that callers
 // already runnable reach Do and join the flight rather than each start the
 // next one (1,000 callers looping on one key: fn ran for 1 call in 4, and
-// for 1 in 150–400 with the yield; docs/bench/coalesce.md). A yield can
+// for 1 in ~550 with the yield; docs/bench/coalesce.md). A yield can
 // come straight back (the scheduler takes the global queue first one
 // time in 61), and a flight that nobody joined must not end the yielding
 // at once, so it counts down; a Group without contention never yields, nor
