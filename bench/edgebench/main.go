@@ -50,16 +50,16 @@ func originMain() int {
 
 // Options is the whole run, as flags set it.
 type Options struct {
-	Mode       string
-	Targets    []string
-	Workloads  []string
-	Out, Work  string
-	EdgeBin    string
-	Repo       string
-	Workers    int
-	Tier       int
-	Seed       uint64
-	Origin     OriginConfig
+	Mode      string
+	Targets   []string
+	Workloads []string
+	Out, Work string
+	EdgeBin   string
+	Repo      string
+	Workers   int
+	Tier      int
+	Seed      uint64
+	Origin    OriginConfig
 	// OriginInProc serves the origin from this process, as edgebench did
 	// before it had a process of its own: for comparison only (the herd's
 	// clients delay it).
@@ -68,14 +68,14 @@ type Options struct {
 	// for no pinning: the servers under test, and this process with the
 	// origin and wrk it starts.
 	PinServer, PinClient string
-	Herd       HerdConfig
-	Live       LiveConfig
-	Soak       LiveConfig
-	SoakEvery  time.Duration
-	SoakOn     []string
-	Fault      LiveConfig
-	Hits       HitConfig
-	HitTargets []string
+	Herd                 HerdConfig
+	Live                 LiveConfig
+	Soak                 LiveConfig
+	SoakEvery            time.Duration
+	SoakOn               []string
+	Fault                LiveConfig
+	Hits                 HitConfig
+	HitTargets           []string
 }
 
 // modes are the presets; flags given explicitly override them.
