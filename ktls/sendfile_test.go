@@ -64,36 +64,54 @@ func tcpPair(t testing.TB, plain bool) (server net.Conn, client net.Conn) {
 	return server, client
 }
 
+// TestSendFile covers SendFile and, in the cases with a head,
+// SendFileHead: the head arrives whole and first, then exactly the range,
+// on every path (sendfile, copy, an empty range, a short file).
 func TestSendFile(t *testing.T) {
 	f, data := tempFile(t, 3<<20)
+	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n")
 	cases := []struct {
 		name       string
 		dst        func(t *testing.T) (io.Writer, func() []byte)
+		head       []byte // nil: SendFile
 		off, n     int64
 		wantMethod ktls.Method
 		wantErr    error
 	}{
-		{"plain-conn", pairDst(true), 12345, 2 << 20, ktls.MethodSendfile, nil},
-		{"tcpconn", pairDst(false), 0, 3 << 20, ktls.MethodSendfile, nil},
-		{"buffer", bufDst, 100, 1 << 20, ktls.MethodCopy, nil},
-		{"plain-conn-past-eof", pairDst(true), 3<<20 - 10, 100, ktls.MethodSendfile, io.ErrUnexpectedEOF},
-		{"buffer-past-eof", bufDst, 3<<20 - 10, 100, ktls.MethodCopy, io.ErrUnexpectedEOF},
-		{"empty", bufDst, 0, 0, ktls.MethodCopy, nil},
+		{"plain-conn", pairDst(true), nil, 12345, 2 << 20, ktls.MethodSendfile, nil},
+		{"tcpconn", pairDst(false), nil, 0, 3 << 20, ktls.MethodSendfile, nil},
+		{"buffer", bufDst, nil, 100, 1 << 20, ktls.MethodCopy, nil},
+		{"plain-conn-past-eof", pairDst(true), nil, 3<<20 - 10, 100, ktls.MethodSendfile, io.ErrUnexpectedEOF},
+		{"buffer-past-eof", bufDst, nil, 3<<20 - 10, 100, ktls.MethodCopy, io.ErrUnexpectedEOF},
+		{"empty", bufDst, nil, 0, 0, ktls.MethodCopy, nil},
+		{"head/plain-conn", pairDst(true), head, 100, 70000, ktls.MethodSendfile, nil},
+		{"head/tcpconn", pairDst(false), head, 0, 1 << 20, ktls.MethodSendfile, nil},
+		{"head/buffer", bufDst, head, 7, 5000, ktls.MethodCopy, nil},
+		{"head/plain-conn-empty-range", pairDst(true), head, 0, 0, ktls.MethodCopy, nil},
+		{"head/plain-conn-past-eof", pairDst(true), head, 3<<20 - 10, 100, ktls.MethodSendfile, io.ErrUnexpectedEOF},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w, read := tc.dst(t)
-			n, m, err := ktls.SendFile(w, f, tc.off, tc.n)
+			var n int64
+			var m ktls.Method
+			var err error
+			if tc.head == nil {
+				n, m, err = ktls.SendFile(w, f, tc.off, tc.n)
+			} else {
+				n, m, err = ktls.SendFileHead(w, tc.head, f, tc.off, tc.n)
+			}
 			if m != tc.wantMethod {
 				t.Fatalf("method %v, want %v", m, tc.wantMethod)
 			}
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err %v, want %v", err, tc.wantErr)
 			}
-			want := data[tc.off:min(int64(len(data)), tc.off+tc.n)]
-			if n != int64(len(want)) {
-				t.Fatalf("wrote %d, want %d", n, len(want))
+			body := data[tc.off:min(int64(len(data)), tc.off+tc.n)]
+			if n != int64(len(body)) {
+				t.Fatalf("wrote %d file bytes, want %d", n, len(body))
 			}
+			want := append(append([]byte{}, tc.head...), body...)
 			if got := read(); !bytes.Equal(got, want) {
 				t.Fatalf("peer got %d bytes, want %d; differ at %d", len(got), len(want), diffAt(got, want))
 			}
@@ -194,42 +212,5 @@ func TestConnStats(t *testing.T) {
 	}
 	if st := kc.Stats(); st.SendfileBytes != 4000 || st.CopyBytes != 0 {
 		t.Fatalf("stats %+v, want 4000 sendfile bytes", st)
-	}
-}
-
-// TestSendFileHead: the head arrives whole and first, then exactly the
-// range, on every path (sendfile, copy, an empty range, a short file).
-func TestSendFileHead(t *testing.T) {
-	f, data := tempFile(t, 1<<20)
-	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n")
-	cases := []struct {
-		name       string
-		dst        func(t *testing.T) (io.Writer, func() []byte)
-		off, n     int64
-		wantMethod ktls.Method
-		wantErr    error
-	}{
-		{"plain-conn", pairDst(true), 100, 70000, ktls.MethodSendfile, nil},
-		{"tcpconn", pairDst(false), 0, 1 << 20, ktls.MethodSendfile, nil},
-		{"buffer", bufDst, 7, 5000, ktls.MethodCopy, nil},
-		{"plain-conn-empty-range", pairDst(true), 0, 0, ktls.MethodCopy, nil},
-		{"plain-conn-past-eof", pairDst(true), 1<<20 - 10, 100, ktls.MethodSendfile, io.ErrUnexpectedEOF},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			w, read := tc.dst(t)
-			n, m, err := ktls.SendFileHead(w, head, f, tc.off, tc.n)
-			if m != tc.wantMethod || !errors.Is(err, tc.wantErr) {
-				t.Fatalf("method %v err %v, want %v, %v", m, err, tc.wantMethod, tc.wantErr)
-			}
-			body := data[min(int64(len(data)), tc.off):min(int64(len(data)), tc.off+tc.n)]
-			if n != int64(len(body)) {
-				t.Fatalf("wrote %d file bytes, want %d", n, len(body))
-			}
-			want := append(append([]byte{}, head...), body...)
-			if got := read(); !bytes.Equal(got, want) {
-				t.Fatalf("peer got %d bytes, want %d; differ at %d", len(got), len(want), diffAt(got, want))
-			}
-		})
 	}
 }

@@ -229,17 +229,7 @@ func (g garbageInto) ReadInto(ctx context.Context, ns, id string, keys, dsts [][
 // through ReadInto only.
 func TestOpenValueIsLazyInto(t *testing.T) {
 	var spy *intoSpy
-	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { spy = &intoSpy{Store: s}; return spy },
-		&kv.Options{ChunkThreshold: 1000, ChunkSize: 1 << 20})
-	v := bytesOf(32<<20+3, 4)
-	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
-		t.Fatal(err)
-	}
-	r, err := f.c.OpenValue(f.ctx, ns, "r", []byte("k"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	v, r := openLarge(t, func(s kv.Store, _ *clock) kv.Store { spy = &intoSpy{Store: s}; return spy })
 	first := make([]byte, 1)
 	if _, err := r.Read(first); err != nil {
 		t.Fatal(err)
@@ -247,14 +237,7 @@ func TestOpenValueIsLazyInto(t *testing.T) {
 	if got := spy.intoBytes.Load(); got != 4<<20 {
 		t.Fatalf("ReadInto asked for %d bytes for the first byte, want one 4 MiB window", got)
 	}
-	var out bytes.Buffer
-	out.Write(first)
-	if _, err := out.ReadFrom(r); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out.Bytes(), v) {
-		t.Fatalf("streamed value differs (%d bytes, want %d)", out.Len(), len(v))
-	}
+	readRest(t, r, first, v)
 	if got := spy.intoBytes.Load(); got != int64(len(v)) || spy.reads.Load() != 0 {
 		t.Errorf("ReadInto asked for %d bytes in all (want each chunk once, %d), %d chunk Reads (want 0)", got, len(v), spy.reads.Load())
 	}

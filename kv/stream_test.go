@@ -76,8 +76,25 @@ func TestOpenValueNotFound(t *testing.T) {
 // window (4 MiB) has been fetched, and reading on fetches the rest.
 func TestOpenValueIsLazy(t *testing.T) {
 	var cs *countStore
-	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { cs = &countStore{Store: s}; return cs },
-		&kv.Options{ChunkThreshold: 1000, ChunkSize: 1 << 20})
+	v, r := openLarge(t, func(s kv.Store, _ *clock) kv.Store { cs = &countStore{Store: s}; return cs })
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(r, first); err != nil {
+		t.Fatal(err)
+	}
+	if got := cs.chunkBytes.Load(); got > 4<<20 {
+		t.Fatalf("fetched %d bytes of chunks for the first byte, want at most one 4 MiB window", got)
+	}
+	readRest(t, r, first, v)
+	if got := cs.chunkBytes.Load(); got != int64(len(v)) {
+		t.Errorf("fetched %d bytes of chunks in all, want each chunk once (%d)", got, len(v))
+	}
+}
+
+// openLarge puts a 32 MiB value in 1 MiB chunks through a Client on
+// wrap(store) and opens it; the reader is closed when the test ends.
+func openLarge(t *testing.T, wrap func(kv.Store, *clock) kv.Store) ([]byte, *kv.ValueReader) {
+	t.Helper()
+	f := newFixture(t, wrap, &kv.Options{ChunkThreshold: 1000, ChunkSize: 1 << 20})
 	v := bytesOf(32<<20+3, 4)
 	if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
 		t.Fatal(err)
@@ -86,23 +103,21 @@ func TestOpenValueIsLazy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	if _, err := io.ReadFull(r, make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if got := cs.chunkBytes.Load(); got > 4<<20 {
-		t.Fatalf("fetched %d bytes of chunks for the first byte, want at most one 4 MiB window", got)
-	}
+	t.Cleanup(func() { r.Close() })
+	return v, r
+}
+
+// readRest reads r to the end and checks that first, then the rest of r,
+// is v.
+func readRest(t *testing.T, r io.Reader, first, v []byte) {
+	t.Helper()
 	var out bytes.Buffer
-	out.WriteByte(v[0])
+	out.Write(first)
 	if _, err := io.Copy(&out, r); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(out.Bytes(), v) {
 		t.Fatalf("streamed value differs (%d bytes, want %d)", out.Len(), len(v))
-	}
-	if got := cs.chunkBytes.Load(); got != int64(len(v)) {
-		t.Errorf("fetched %d bytes of chunks in all, want each chunk once (%d)", got, len(v))
 	}
 }
 

@@ -59,6 +59,28 @@ func (f *ovfFixture) reader(wrap func(*memSnap) PageReader) (*Tx, *memSnap) {
 }
 
 // chainOf returns the pages of key's overflow chain.
+// damagedChain is a fixture holding val at key "v", with page i of its
+// overflow chain passed through fn (which also sees the whole chain).
+func damagedChain(t *testing.T, val []byte, i int, fn func(p []byte, chain []uint32)) *ovfFixture {
+	t.Helper()
+	f := newOvfFixture(t)
+	f.commit(func(tx *Tx) {
+		if err := tx.Put(f.root, []byte("v"), val); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rtx, _ := f.reader(nil)
+	chain := f.chainOf(rtx, "v")
+	p := bytes.Clone(f.p.pages[chain[i]])
+	fn(p, chain)
+	f.p.pages[chain[i]] = p
+	return f
+}
+
+// bothReaders are the page readers a chain is read through: the snapshot
+// itself (with its run reads) and one that reads page by page.
+var bothReaders = []func(*memSnap) PageReader{nil, func(s *memSnap) PageReader { return pageOnly{s} }}
+
 func (f *ovfFixture) chainOf(tx *Tx, key string) []uint32 {
 	f.t.Helper()
 	c := tx.Cursor(f.root)
@@ -223,19 +245,8 @@ func TestOverflowCorruptChain(t *testing.T) {
 	}
 	for _, d := range damage {
 		t.Run(d.name, func(t *testing.T) {
-			f := newOvfFixture(t)
-			f.commit(func(tx *Tx) {
-				if err := tx.Put(f.root, []byte("v"), val); err != nil {
-					t.Fatal(err)
-				}
-			})
-			rtx, _ := f.reader(nil)
-			chain := f.chainOf(rtx, "v")
-			pg := chain[d.page]
-			p := bytes.Clone(f.p.pages[pg])
-			d.fn(p, chain)
-			f.p.pages[pg] = p
-			for _, wrap := range []func(*memSnap) PageReader{nil, func(s *memSnap) PageReader { return pageOnly{s} }} {
+			f := damagedChain(t, val, d.page, d.fn)
+			for _, wrap := range bothReaders {
 				rtx, _ := f.reader(wrap)
 				got, err := rtx.value(mustCell(t, rtx, f.root, "v"))
 				var ce *CorruptError

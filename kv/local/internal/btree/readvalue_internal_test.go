@@ -169,18 +169,8 @@ func TestReadValueCorrupt(t *testing.T) {
 		{"last too long", 19, func(p []byte) { binary.BigEndian.PutUint16(p[2:], uint16(per)) }},
 	} {
 		t.Run(d.name, func(t *testing.T) {
-			f := newOvfFixture(t)
-			f.commit(func(tx *Tx) {
-				if err := tx.Put(f.root, []byte("v"), val); err != nil {
-					t.Fatal(err)
-				}
-			})
-			rtx, _ := f.reader(nil)
-			chain := f.chainOf(rtx, "v")
-			p := bytes.Clone(f.p.pages[chain[d.page]])
-			d.fn(p)
-			f.p.pages[chain[d.page]] = p
-			for _, wrap := range []func(*memSnap) PageReader{nil, func(s *memSnap) PageReader { return pageOnly{s} }} {
+			f := damagedChain(t, val, d.page, func(p []byte, _ []uint32) { d.fn(p) })
+			for _, wrap := range bothReaders {
 				rtx, _ := f.reader(wrap)
 				c := rtx.Cursor(f.root)
 				c.Seek([]byte("v"))
