@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,7 +115,10 @@ func TestReadIntoEquivalent(t *testing.T) {
 // TestReadIntoOutOfOrder: chunks that land out of order (the first job
 // held back until the others are in) still hash in value order, so the
 // value verifies; a Client that hashed in landing order would fail here.
+// The Client runs at most GOMAXPROCS-1 readers, so the test raises
+// GOMAXPROCS to have the four it needs on any machine.
 func TestReadIntoOutOfOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(5))
 	var spy *intoSpy
 	opts := &kv.Options{ChunkThreshold: 1 << 20, ChunkSize: 1 << 20, StageParallelism: 4}
 	f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { spy = &intoSpy{Store: s}; return spy }, opts)
@@ -139,6 +144,63 @@ func TestReadIntoOutOfOrder(t *testing.T) {
 	got, err := f.value(t, "r", "k")
 	if err != nil || !bytes.Equal(got, v) {
 		t.Fatalf("got %d bytes (%v), want the %d written", len(got), err, len(v))
+	}
+}
+
+// TestReadIntoReaders: the readers of one value never outnumber
+// StageParallelism or GOMAXPROCS-1 (the hasher takes a processor), and
+// with processors to spare they do read at once.
+func TestReadIntoReaders(t *testing.T) {
+	for _, c := range []struct{ procs, stage, want int }{
+		{2, 4, 1}, // one reader, the hasher on the other processor
+		{1, 4, 1}, // never fewer than one
+		{5, 4, 4},
+		{8, 2, 2},
+	} {
+		t.Run(fmt.Sprintf("procs%d-stage%d", c.procs, c.stage), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.procs))
+			var spy *intoSpy
+			opts := &kv.Options{ChunkThreshold: 1 << 20, ChunkSize: 1 << 20, StageParallelism: c.stage}
+			f := newFixture(t, func(s kv.Store, _ *clock) kv.Store { spy = &intoSpy{Store: s}; return spy }, opts)
+			v := bytesOf(8<<20, 3)
+			if err := f.c.Put(f.ctx, ns, "r", []byte("k"), v); err != nil {
+				t.Fatal(err)
+			}
+			var (
+				mu         sync.Mutex
+				now, most  int
+				arrived    = make(chan struct{}, 8)
+				release    = make(chan struct{})
+				releaseOne sync.Once
+			)
+			spy.hook = func(ctx context.Context, _ [][]byte) error {
+				mu.Lock()
+				now++
+				most = max(most, now)
+				mu.Unlock()
+				arrived <- struct{}{}
+				if len(arrived) >= c.want { // as many as may run at once are in
+					releaseOne.Do(func() { close(release) })
+				}
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				mu.Lock()
+				now--
+				mu.Unlock()
+				<-arrived
+				return nil
+			}
+			got, err := f.value(t, "r", "k")
+			if err != nil || !bytes.Equal(got, v) {
+				t.Fatalf("got %d bytes (%v), want the %d written", len(got), err, len(v))
+			}
+			if most != c.want {
+				t.Fatalf("%d ReadInto calls at once, want %d", most, c.want)
+			}
+		})
 	}
 }
 
