@@ -104,8 +104,8 @@ func socketOf(c net.Conn) (syscall.Conn, bool) {
 	return nil, false
 }
 
-// Dispatch runs fn on the node pol chooses for w and waits for it (Run,
-// whose caveat about ctx applies).
+// Dispatch runs fn on the node pol chooses for w and waits for it, as Run
+// does: if ctx ends before fn starts, fn never runs.
 // If the pool has no workers on that node (a node outside the process's
 // CPU set, or one with memory only, which a disk or NIC can still be
 // attached to), fn runs on any node instead: a policy says where work

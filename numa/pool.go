@@ -247,22 +247,40 @@ func (p *Pool) Submit(ctx context.Context, node int, fn func()) error {
 	}
 }
 
-// Run submits fn to node and waits until it has run. If ctx ends first, Run
-// returns ctx.Err() and fn may still run later: fn must not touch anything
-// that the caller gives up when Run returns (an http.ResponseWriter, a
-// buffer it reuses). To wait for a queued fn whatever happens, pass a ctx
-// that does not end (context.WithoutCancel), or use Submit with a done
-// channel of your own.
+// Run submits fn to node and waits until it has run. If ctx ends before a
+// worker starts fn, fn is dropped (it never runs) and Run returns
+// ctx.Err(); once fn has started, Run waits for it to return and returns
+// nil. So when Run returns, fn has either run to completion or never will:
+// it may use what the caller gives up afterwards (an http.ResponseWriter, a
+// buffer it reuses). A panic in fn is recovered by the worker (Stats
+// counts it) and Run returns nil.
 func (p *Pool) Run(ctx context.Context, node int, fn func()) error {
+	const (
+		queued int32 = iota
+		started
+		dropped
+	)
+	var state atomic.Int32
 	done := make(chan struct{})
-	if err := p.Submit(ctx, node, func() { defer close(done); fn() }); err != nil {
+	err := p.Submit(ctx, node, func() {
+		if !state.CompareAndSwap(queued, started) {
+			return // Run gave up on it first
+		}
+		defer close(done)
+		fn()
+	})
+	if err != nil {
 		return err
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		if state.CompareAndSwap(queued, dropped) {
+			return ctx.Err()
+		}
+		<-done // fn is running: wait, so that nothing it uses is given up under it
+		return nil
 	}
 }
 

@@ -301,3 +301,65 @@ func TestDispatch(t *testing.T) {
 		t.Fatalf("Run on node 2: %v, want ErrNoWorkers", err)
 	}
 }
+
+// TestPoolRunCancel: a Run whose ctx ends while fn waits in the queue
+// returns ctx.Err() and fn never runs; a Run whose ctx ends while fn runs
+// waits for fn to return and reports success.
+func TestPoolRunCancel(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p, err := NewPool(fakeTopology([]int{0}), &PoolOptions{Workers: 1, setAffinity: (&recordingPin{}).pin, allowed: allCPUs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	bg := context.Background()
+
+	// The one worker is busy, so the next fn waits in the queue.
+	busy, release := make(chan struct{}), make(chan struct{})
+	if err := p.Submit(bg, 0, func() { close(busy); <-release }); err != nil {
+		t.Fatal(err)
+	}
+	<-busy
+	ctx, cancel := context.WithCancel(bg)
+	ran := make(chan struct{}, 1)
+	res := make(chan error, 1)
+	go func() { res <- p.Run(ctx, 0, func() { ran <- struct{}{} }) }()
+	time.Sleep(10 * time.Millisecond) // let Run queue fn
+	cancel()
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run with fn still queued, ctx cancelled: %v, want context.Canceled", err)
+	}
+	close(release)
+	if err := p.Run(bg, 0, func() {}); err != nil { // the queue has drained past fn
+		t.Fatal(err)
+	}
+	select {
+	case <-ran:
+		t.Fatal("fn ran after Run returned ctx.Err()")
+	default:
+	}
+
+	// fn has started when ctx ends: Run waits for it.
+	ctx, cancel = context.WithCancel(bg)
+	defer cancel()
+	started, finish := make(chan struct{}), make(chan struct{})
+	var finished atomic.Bool
+	go func() {
+		res <- p.Run(ctx, 0, func() {
+			close(started)
+			<-finish
+			finished.Store(true)
+		})
+	}()
+	<-started
+	cancel()
+	select {
+	case err := <-res:
+		t.Fatalf("Run returned (%v) while fn was still running", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(finish)
+	if err := <-res; err != nil || !finished.Load() {
+		t.Fatalf("Run after fn finished: %v (finished %v), want nil", err, finished.Load())
+	}
+}
