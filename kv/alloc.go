@@ -14,12 +14,24 @@ import (
 // zeroing (the runtime's MakeNoZero), and that buffer is an ordinary
 // pointer-free heap object, so a byte slice over it is as safe as one from
 // make once it is filled.
+//
+// The slice is taken through the string the Builder returns, which today
+// shares the Builder's buffer. In case a Go release ever changes that (a
+// copying String would leave the slice pointing at a small copy), the
+// function checks that bytes written after String are visible through it
+// and that the buffer is large enough, and falls back to make otherwise.
 func makeNoZero(n int) []byte {
-	if n == 0 {
-		return []byte{}
+	const probe = "edgekit!"
+	if n < len(probe) {
+		return make([]byte, n)
 	}
 	var b strings.Builder
 	b.Grow(n)
-	b.WriteByte(0) // so String has the buffer's address
-	return unsafe.Slice(unsafe.StringData(b.String()), n)
+	b.WriteByte(probe[0])
+	s := b.String() // the buffer's address, if String shares it
+	b.WriteString(probe[1:])
+	if b.Cap() < n || string(unsafe.Slice(unsafe.StringData(s), len(probe))) != probe {
+		return make([]byte, n)
+	}
+	return unsafe.Slice(unsafe.StringData(s), n)
 }

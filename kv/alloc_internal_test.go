@@ -13,7 +13,7 @@ func TestMakeNoZero(t *testing.T) {
 	if b := makeNoZero(0); b == nil || len(b) != 0 {
 		t.Fatalf("makeNoZero(0) = %v (nil %v), want an empty non-nil slice", b, b == nil)
 	}
-	for _, n := range []int{1, 7, 4096, 1 << 20, 16<<20 + 3} {
+	for _, n := range []int{1, 7, 8, 9, 4096, 1 << 20, 16<<20 + 3} {
 		a, b := makeNoZero(n), makeNoZero(n)
 		if len(a) != n || cap(a) != n {
 			t.Fatalf("makeNoZero(%d): len %d cap %d", n, len(a), cap(a))
