@@ -18,6 +18,7 @@ import (
 
 type request struct {
 	fn   func(tx *btree.Tx) error
+	then func()        // run once fn's changes are durable, before any waiter of the commit wakes; may be nil
 	size int           // bytes the request writes, roughly; bounds a batch
 	done chan error    // receives the outcome, once
 	lead chan struct{} // closed when this request's goroutine must lead
@@ -36,10 +37,23 @@ const maxBatchBytes = 8 << 20
 
 // updateSized is update for a request that writes about size bytes.
 func (s *Store) updateSized(ctx context.Context, size int, fn func(tx *btree.Tx) error) error {
+	return s.enqueue(ctx, &request{fn: fn, size: size})
+}
+
+// updateThen is update that also runs then once fn's changes are durable,
+// before the caller or any other request of the same group commit
+// returns: what then records (a counter in Stats) is visible to everyone
+// the commit wakes.
+func (s *Store) updateThen(ctx context.Context, fn func(tx *btree.Tx) error, then func()) error {
+	return s.enqueue(ctx, &request{fn: fn, then: then})
+}
+
+// enqueue queues req for a group commit and waits for its outcome.
+func (s *Store) enqueue(ctx context.Context, req *request) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &request{fn: fn, size: size, done: make(chan error, 1), lead: make(chan struct{})}
+	req.done, req.lead = make(chan error, 1), make(chan struct{})
 	s.qmu.Lock()
 	s.queue = append(s.queue, req)
 	if s.queued != nil {
@@ -143,6 +157,9 @@ func (s *Store) runBatch(batch []*request) {
 	if errors.Is(err, errPartial) && len(batch) > 1 {
 		for _, r := range batch {
 			e, err := s.commit([]*request{r})
+			if err == nil && e[0] == nil && r.then != nil {
+				r.then()
+			}
 			if err != nil {
 				r.done <- err
 			} else {
@@ -150,6 +167,13 @@ func (s *Store) runBatch(batch []*request) {
 			}
 		}
 		return
+	}
+	if err == nil {
+		for i, r := range batch {
+			if errs[i] == nil && r.then != nil {
+				r.then()
+			}
+		}
 	}
 	for i, r := range batch {
 		if err != nil {

@@ -169,7 +169,7 @@ func (s *Store) sweepStep(ctx context.Context, ns string, from, stop []byte, wal
 		purged int
 		w      recordWalk
 	)
-	err := s.update(ctx, func(tx *btree.Tx) error {
+	err := s.updateThen(ctx, func(tx *btree.Tx) error {
 		// The group commit may run this twice: start from the same state.
 		w, next, purged = *walk, nil, 0
 		if d := s.drops.Load(); d != w.drops {
@@ -182,13 +182,16 @@ func (s *Store) sweepStep(ctx context.Context, ns string, from, stop []byte, wal
 		}
 		next, purged, err = sweepRange(tx, root, from, stop, s.sweepTime(), &w)
 		return err
+	}, func() {
+		// Counted before the commit wakes anyone: a SweepNow whose step
+		// shared this commit sees the count when it returns.
+		s.purged.Add(uint64(purged))
 	})
 	if err != nil {
 		*walk = recordWalk{}
 		return nil, err
 	}
 	*walk = w
-	s.purged.Add(uint64(purged))
 	return next, nil
 }
 
