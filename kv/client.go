@@ -89,6 +89,8 @@ type Options struct {
 	// keeps in flight; 1 stages sequentially. Default
 	// DefaultStageParallelism. A group-committing Store (kv/local) folds
 	// concurrent calls into fewer commits; a remote one overlaps them.
+	// Reads of a chunked value use as many Store calls at once, except
+	// through IntoReader, where they are also capped at GOMAXPROCS-1.
 	StageParallelism int
 	// PageBytes is the page byte budget when Query.MaxBytes is zero.
 	PageBytes int

@@ -65,9 +65,10 @@
 // [Client.GetValue] and [Client.Get] assemble a chunked value in memory.
 // On a Store that implements [IntoReader] (kv/local, kvtest.MemStore) each
 // chunk of a value of up to 1 GiB is read straight into its place in the
-// value, by up to
-// Options.StageParallelism calls at once, and the checksum is computed
-// chunk by chunk, in order, as the chunks land; other Stores (kv/cassandra),
+// value, by up to Options.StageParallelism reader goroutines but never more
+// than GOMAXPROCS-1 (those reads are bound by the CPU, not by waiting),
+// while the calling goroutine computes the checksum chunk by chunk, in
+// order, as the chunks land; other Stores (kv/cassandra),
 // and larger values, are read with Read, up to 4 MiB of chunks a call, into
 // a chunk buffer and copied into place.
 // [Client.OpenValue] streams it instead, one Store read (up to 4 MiB of
