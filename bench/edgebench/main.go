@@ -50,6 +50,7 @@ func originMain() int {
 
 // Options is the whole run, as flags set it.
 type Options struct {
+	Settle    time.Duration // bound on the wait for an idle machine before each target's workload
 	Mode      string
 	Targets   []string
 	Workloads []string
@@ -82,8 +83,8 @@ type Options struct {
 var modes = map[string]map[string]string{
 	"tiny":  {"hit-reps": "1", "herd": "50", "viewers": "18", "live-dur": "8s", "soak-dur": "10s", "soak-viewers": "18", "fault-viewers": "18", "hit-dur": "2s", "hit-conns": "10"},
 	"short": {"hit-reps": "1", "herd": "1000", "viewers": "200", "live-dur": "30s", "soak-dur": "60s", "soak-viewers": "100", "fault-viewers": "90", "hit-dur": "5s", "hit-conns": "100,1000"},
-	"full":  {"hit-reps": "3", "herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "5m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
-	"long":  {"hit-reps": "3", "herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "30m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
+	"full":  {"settle": "60s", "hit-reps": "3", "herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "5m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
+	"long":  {"settle": "60s", "hit-reps": "3", "herd": "10000", "viewers": "2000", "live-dur": "5m", "soak-dur": "30m", "soak-viewers": "300", "fault-viewers": "300", "hit-dur": "10s", "hit-conns": "100,1000"},
 }
 
 func parseFlags(args []string, stdout io.Writer) (*Options, error) {
@@ -102,6 +103,7 @@ func parseFlags(args []string, stdout io.Writer) (*Options, error) {
 	seed := fs.Uint64("seed", 0, "seed of the viewers' arrival jitter (0: from the clock; printed)")
 	fs.BoolVar(&o.OriginInProc, "origin-in-process", false, "serve the synthetic origin from this process instead of a child process (the old way; the herd's clients then delay it)")
 	fs.StringVar(&o.PinServer, "pin-server", "", "CPU list (taskset -c syntax) to confine every server under test to; empty: no pinning")
+	fs.DurationVar(&o.Settle, "settle", 0, "before each target's workload, wait up to this long for a second in which the CPUs are less than 25% busy (full and long modes: 60s)")
 	fs.StringVar(&o.PinClient, "pin-client", "", "CPU list to confine edgebench itself to (its clients, and the origin process and wrk it starts); empty: no pinning")
 	fs.DurationVar(&o.Origin.TTFB, "ttfb", 200*time.Millisecond, "origin time to first byte for herd and hit objects")
 	rate := fs.Float64("rate", 8, "origin streaming rate, MiB/s, for herd and hit objects")

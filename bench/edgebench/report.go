@@ -29,8 +29,22 @@ type Report struct {
 	Faults      []FaultResult
 }
 
-// LoadNote is the machine's load average as a workload started.
-type LoadNote struct{ Target, Workload, Before string }
+// LoadNote is the state of the machine as a workload started: the load
+// average, and (with -settle) the busy share of the CPUs in the last second
+// and how long the harness waited for it to fall.
+type LoadNote struct {
+	Target, Workload, Before string
+	Busy                     float64       // -1: not measured
+	Waited                   time.Duration // spent waiting to settle
+}
+
+// String is the note as the report and the progress lines print it.
+func (n LoadNote) String() string {
+	if n.Busy < 0 {
+		return "load " + n.Before
+	}
+	return fmt.Sprintf("load %s, CPUs %.0f%% busy after %v", n.Before, 100*n.Busy, n.Waited)
+}
 
 // SoakReport is one target's soak.
 type SoakReport struct {
@@ -239,10 +253,10 @@ func (r *Report) markdown(b *bytes.Buffer, plots []string) {
 		p("\n")
 	}
 	if len(r.Load) > 0 {
-		p("Load average (1, 5, 15 min) as each workload started: ")
+		p("Load average (1, 5, 15 min) as each workload started, and with -settle the CPUs' busy share in the second before it and the wait for that: ")
 		var l []string
 		for _, x := range r.Load {
-			l = append(l, fmt.Sprintf("%s/%s %s", x.Target, x.Workload, x.Before))
+			l = append(l, fmt.Sprintf("%s/%s %s", x.Target, x.Workload, x))
 		}
 		p("%s.\n\n", strings.Join(l, "; "))
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"time"
 )
 
 // runWorkload runs workload w against every target in specs, each started
@@ -26,8 +27,7 @@ func runWorkload(ctx context.Context, w string, opt *Options, env *Env, org Orig
 		if w == "faults" && spec.Name == "edgekit" {
 			members = opt.Tier
 		}
-		fmt.Fprintf(stdout, "edgebench: %s %s (load %s)\n", spec.Name, w, loadavg())
-		rep.Load = append(rep.Load, LoadNote{Target: spec.Name, Workload: w, Before: loadavg()})
+		rep.Load = append(rep.Load, settleNote(ctx, opt, spec.Name, w, stdout))
 		t, err := spec.Start(ctx, env, filepath.Join(opt.Work, w), members)
 		if err != nil {
 			notMeasured(rep, spec.Name, w, err, stdout)
@@ -43,6 +43,18 @@ func runWorkload(ctx context.Context, w string, opt *Options, env *Env, org Orig
 		}
 	}
 	return nil
+}
+
+// settleNote waits for the machine to settle (settle, bounded by
+// opt.Settle), prints the start of target's workload w to stdout (if not
+// nil) and returns what the report records about the machine then.
+func settleNote(ctx context.Context, opt *Options, target, w string, stdout io.Writer) LoadNote {
+	busy, waited := settle(ctx, opt.Settle)
+	n := LoadNote{Target: target, Workload: w, Before: loadavg(), Busy: busy, Waited: waited.Round(time.Second)}
+	if stdout != nil {
+		fmt.Fprintf(stdout, "edgebench: %s %s (%s)\n", target, w, n)
+	}
+	return n
 }
 
 func notMeasured(rep *Report, target, w string, err error, stdout io.Writer) {
@@ -115,8 +127,9 @@ func runHitsAll(ctx context.Context, opt *Options, env *Env, org Origin, specs [
 		}
 		targets = append(targets, t)
 	}
-	fmt.Fprintf(stdout, "edgebench: hits, %d targets, %d rounds (load %s)\n", len(targets), opt.Hits.Reps, loadavg())
-	rep.Load = append(rep.Load, LoadNote{Target: "all", Workload: "hits", Before: loadavg()})
+	note := settleNote(ctx, opt, "all", "hits", nil)
+	fmt.Fprintf(stdout, "edgebench: hits, %d targets, %d rounds (%s)\n", len(targets), opt.Hits.Reps, note)
+	rep.Load = append(rep.Load, note)
 	warm := targets[:0:0]
 	for _, t := range targets {
 		if err := warmHits(ctx, t, opt.Hits, t.Name); err != nil {
