@@ -18,7 +18,8 @@ import (
 // instead of after them, and the value is verified the moment its last
 // chunk lands.
 //
-// The readers are fewer than GOMAXPROCS: an IntoReader's reads copy into
+// The readers are fewer than GOMAXPROCS (none on one processor: the
+// caller reads and hashes in turn): an IntoReader's reads copy into
 // the caller's memory, bound by the CPU and memory bandwidth rather than
 // by waiting, so readers beyond the processors left over by the hasher
 // only fight it and each other. On two processors one reader and the
@@ -50,8 +51,10 @@ func (c *Client) readChunksInto(ctx context.Context, ns string, m *manifest, r I
 	}
 
 	h := xxhash.New()
-	readers := min(c.opts.StageParallelism, jobs, max(1, runtime.GOMAXPROCS(0)-1))
-	if jobs == 1 || readers < 1 {
+	// With one processor (or one job) there is nothing to overlap: read
+	// and hash in turn, without a reader goroutine.
+	readers := min(c.opts.StageParallelism, jobs, runtime.GOMAXPROCS(0)-1)
+	if readers < 1 || jobs == 1 {
 		for j := range jobs {
 			if err := read(ctx, j); err != nil {
 				return nil, err
