@@ -213,10 +213,7 @@ func TestPoolClose(t *testing.T) {
 
 func TestPoolPanic(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	p, err := NewPool(fakeTopology([]int{0}), &PoolOptions{Workers: 1, setAffinity: (&recordingPin{}).pin, allowed: allCPUs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := oneWorkerPool(t)
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -307,10 +304,7 @@ func TestDispatch(t *testing.T) {
 // waits for fn to return and reports success.
 func TestPoolRunCancel(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	p, err := NewPool(fakeTopology([]int{0}), &PoolOptions{Workers: 1, setAffinity: (&recordingPin{}).pin, allowed: allCPUs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := oneWorkerPool(t)
 	defer p.Close()
 	bg := context.Background()
 
@@ -362,4 +356,15 @@ func TestPoolRunCancel(t *testing.T) {
 	if err := <-res; err != nil || !finished.Load() {
 		t.Fatalf("Run after fn finished: %v (finished %v), want nil", err, finished.Load())
 	}
+}
+
+// oneWorkerPool is a pool of one worker on a one-node machine: its tasks
+// run strictly one after another, in the order queued.
+func oneWorkerPool(t *testing.T) *Pool {
+	t.Helper()
+	p, err := NewPool(fakeTopology([]int{0}), &PoolOptions{Workers: 1, setAffinity: (&recordingPin{}).pin, allowed: allCPUs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

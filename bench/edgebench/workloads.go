@@ -27,7 +27,9 @@ func runWorkload(ctx context.Context, w string, opt *Options, env *Env, org Orig
 		if w == "faults" && spec.Name == "edgekit" {
 			members = opt.Tier
 		}
-		rep.Load = append(rep.Load, settleNote(ctx, opt, spec.Name, w, stdout))
+		note := settleNote(ctx, opt, spec.Name, w)
+		fmt.Fprintf(stdout, "edgebench: %s %s (%s)\n", spec.Name, w, note)
+		rep.Load = append(rep.Load, note)
 		t, err := spec.Start(ctx, env, filepath.Join(opt.Work, w), members)
 		if err != nil {
 			notMeasured(rep, spec.Name, w, err, stdout)
@@ -46,15 +48,11 @@ func runWorkload(ctx context.Context, w string, opt *Options, env *Env, org Orig
 }
 
 // settleNote waits for the machine to settle (settle, bounded by
-// opt.Settle), prints the start of target's workload w to stdout (if not
-// nil) and returns what the report records about the machine then.
-func settleNote(ctx context.Context, opt *Options, target, w string, stdout io.Writer) LoadNote {
+// opt.Settle) and returns what the report records about it as target's
+// workload w starts.
+func settleNote(ctx context.Context, opt *Options, target, w string) LoadNote {
 	busy, waited := settle(ctx, opt.Settle)
-	n := LoadNote{Target: target, Workload: w, Before: loadavg(), Busy: busy, Waited: waited.Round(time.Second)}
-	if stdout != nil {
-		fmt.Fprintf(stdout, "edgebench: %s %s (%s)\n", target, w, n)
-	}
-	return n
+	return LoadNote{Target: target, Workload: w, Before: loadavg(), Busy: busy, Waited: waited.Round(time.Second)}
 }
 
 func notMeasured(rep *Report, target, w string, err error, stdout io.Writer) {
@@ -127,7 +125,7 @@ func runHitsAll(ctx context.Context, opt *Options, env *Env, org Origin, specs [
 		}
 		targets = append(targets, t)
 	}
-	note := settleNote(ctx, opt, "all", "hits", nil)
+	note := settleNote(ctx, opt, "all", "hits")
 	fmt.Fprintf(stdout, "edgebench: hits, %d targets, %d rounds (%s)\n", len(targets), opt.Hits.Reps, note)
 	rep.Load = append(rep.Load, note)
 	warm := targets[:0:0]
