@@ -2,9 +2,9 @@ package edgecache
 
 import (
 	"container/list"
+	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,7 +18,8 @@ type entry struct {
 	status  int
 	ctype   string
 	body    []byte
-	file    *os.File
+	file    *os.File  // bf.f, for readers
+	bf      *bodyFile // the entry holds one reference while it has refs
 	size    int64
 	expires time.Time
 	stored  time.Time
@@ -37,12 +38,10 @@ type entryValues struct {
 	ctype, length, modified []string
 }
 
-// release drops one reference; the last one closes and removes the file.
+// release drops one reference; the last one releases the file.
 func (e *entry) release() {
-	if e.refs.Add(-1) == 0 && e.file != nil {
-		name := e.file.Name()
-		_ = e.file.Close()
-		_ = os.Remove(name)
+	if e.refs.Add(-1) == 0 && e.bf != nil {
+		e.bf.release()
 	}
 }
 
@@ -57,6 +56,7 @@ type cache struct {
 	diskMin int64
 	max     int64
 	now     func() time.Time
+	create  func(name string) (*os.File, io.Writer, error) // a new body file and where to append to it; tests replace it
 
 	mu    sync.Mutex // guards m, order, bytes, seq
 	m     map[string]*entry
@@ -66,7 +66,12 @@ type cache struct {
 }
 
 func newCache(dir string, diskMin, max int64, now func() time.Time) *cache {
-	return &cache{dir: dir, diskMin: diskMin, max: max, now: now, m: make(map[string]*entry), order: list.New()}
+	return &cache{dir: dir, diskMin: diskMin, max: max, now: now, create: createFile, m: make(map[string]*entry), order: list.New()}
+}
+
+func createFile(name string) (*os.File, io.Writer, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	return f, f, err
 }
 
 // get returns a fresh entry with a reference the caller must release.
@@ -92,52 +97,61 @@ func (c *cache) put(key string, status int, ctype string, body []byte, ttl time.
 	if ttl <= 0 || int64(len(body)) > c.max/4 {
 		return
 	}
-	now := c.now()
-	e := &entry{key: key, status: status, ctype: ctype, size: int64(len(body)), stored: now, expires: now.Add(ttl), cache: c}
-	e.hdr = entryValues{
-		ctype:    []string{ctype},
-		length:   []string{strconv.Itoa(len(body))},
-		modified: []string{now.UTC().Format(http.TimeFormat)},
-	}
-	e.refs.Store(1)
+	e := c.newEntry(key, status, ctype, int64(len(body)), ttl)
 	// Only a 200 goes to a file: serveHit and the hit lane send any other
 	// status from e.body, so a file entry of a 404 would go out empty.
-	if c.dir != "" && status == http.StatusOK && int64(len(body)) >= c.diskMin {
-		if f, err := c.writeFile(body); err == nil {
-			e.file = f
+	if c.wantsFile(status, e.size, ttl) {
+		if bf, err := c.newBodyFile(); err == nil {
+			if _, _ = bf.Write(body); !bf.broken.Load() {
+				e.file, e.bf = bf.f, bf
+			} else {
+				bf.release()
+			}
 		}
 	}
 	if e.file == nil {
 		e.body = body
 	}
+	c.insert(e)
+}
+
+// putFile stores a complete body that its fill wrote to bf (size bytes,
+// none of them failed); the entry takes its own reference to bf.
+func (c *cache) putFile(key string, ctype string, bf *bodyFile, size int64, ttl time.Duration) {
+	if !c.wantsFile(http.StatusOK, size, ttl) || bf.broken.Load() || bf.written != size || !bf.tryAcquire() {
+		return
+	}
+	e := c.newEntry(key, http.StatusOK, ctype, size, ttl)
+	e.file, e.bf = bf.f, bf
+	c.insert(e)
+}
+
+func (c *cache) newEntry(key string, status int, ctype string, size int64, ttl time.Duration) *entry {
+	now := c.now()
+	e := &entry{key: key, status: status, ctype: ctype, size: size, stored: now, expires: now.Add(ttl), cache: c}
+	e.hdr = entryValues{
+		ctype:    []string{ctype},
+		length:   []string{strconv.FormatInt(size, 10)},
+		modified: []string{now.UTC().Format(http.TimeFormat)},
+	}
+	e.refs.Store(1)
+	return e
+}
+
+// insert indexes e, replacing any entry of its key, and evicts past the
+// budget.
+func (c *cache) insert(e *entry) {
 	c.mu.Lock()
-	if old := c.m[key]; old != nil {
+	if old := c.m[e.key]; old != nil {
 		c.removeLocked(old)
 	}
-	c.m[key] = e
+	c.m[e.key] = e
 	e.elem = c.order.PushBack(e)
 	c.bytes += e.size
 	for c.bytes > c.max && c.order.Len() > 1 {
 		c.removeLocked(c.order.Front().Value.(*entry))
 	}
 	c.mu.Unlock()
-}
-
-func (c *cache) writeFile(body []byte) (*os.File, error) {
-	c.mu.Lock()
-	c.seq++
-	name := filepath.Join(c.dir, "obj-"+strconv.FormatUint(c.seq, 10))
-	c.mu.Unlock()
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := f.Write(body); err != nil {
-		f.Close()
-		os.Remove(name)
-		return nil, err
-	}
-	return f, nil
 }
 
 // removeLocked drops e from the index and releases the cache's reference.

@@ -31,6 +31,15 @@
 // in Edgekit-Max-Age-Ms, else Cache-Control max-age) — so a storm of
 // requests for a segment that is not out yet costs the origin one 404.
 //
+// A body the cache will keep as a file (a 200 with a lifetime and a
+// Content-Length of Config.DiskMin bytes or more) is written to that file
+// as it arrives, each piece before the flight publishes it, and the
+// flight's viewers are sent each piece from the file by sendfile rather
+// than copied from memory: a live segment that a thousand viewers stream
+// while it is still arriving is copied into the kernel once, not a
+// thousand times. If writing the file fails, the viewers go on from memory
+// and the body is not cached.
+//
 // # Hits
 //
 // Bodies of Config.DiskMin bytes or more are kept in files under
@@ -68,7 +77,8 @@
 //
 // /metrics serves Prometheus text written by hand: requests by result
 // (hit, miss, coalesced), origin and peer fetches, upstream errors and
-// failovers, bytes sent and fetched, hits by sendfile or copy, viewers
+// failovers, bytes sent and fetched, hits and miss bodies by sendfile or
+// copy, viewers
 // (distinct client addresses that asked for a manifest in the last ten
 // seconds), cache bytes, request-latency histograms per result, and
 // go_goroutines (as the Prometheus Go collector names it).
@@ -79,5 +89,6 @@
 // goroutine per connection it holds, ending when the connection is handed
 // over, goes idle or closes, or the Lane closes. The cache has one mutex (guarding
 // its index); entries are immutable once stored and reference-counted
-// while being sent.
+// while being sent, and so are body files (by the fill writing one, the
+// viewers sending from it and the entry keeping it).
 package edgecache

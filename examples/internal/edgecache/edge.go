@@ -17,6 +17,7 @@ import (
 	"github.com/edgekit/edgekit/coalesce"
 	"github.com/edgekit/edgekit/examples/internal/msttl"
 	"github.com/edgekit/edgekit/hashring"
+	"github.com/edgekit/edgekit/ktls"
 	"github.com/edgekit/edgekit/numa"
 )
 
@@ -90,6 +91,9 @@ type head struct {
 	ttl    time.Duration
 	via    string // member or "origin"
 	loc    string // Location of a 3xx, relayed as is
+	// file, when set, receives the body as it arrives, ahead of the
+	// flight; viewers send from it (see bodyFile). Immutable once published.
+	file *bodyFile
 }
 
 // Edge is a caching reverse proxy for one member of an edge tier. It is
@@ -219,6 +223,7 @@ func (e *Edge) Stats() Stats {
 		OriginFetches: e.m.originFetches.Load(), PeerFetches: e.m.peerFetches.Load(), Refilled: e.m.refilled.Load(),
 		UpstreamErrors: e.m.upstreamErrors.Load(), PeerFailovers: e.m.peerFailovers.Load(),
 		BytesOut: e.m.bytesOut.Load(), BytesIn: e.m.bytesIn.Load(), BadRequests: e.m.badRequests.Load(), SendFile: e.m.sendfile.Load(), Copied: e.m.copied.Load(),
+		MissSendFile: e.m.missSendfile.Load(), MissCopied: e.m.missCopied.Load(),
 		Viewers: e.m.activeViewers(e.cfg.Now().Add(-viewerWindow)), CacheEntries: n, CacheBytes: b,
 	}
 }
@@ -317,7 +322,7 @@ func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, sta
 	w.WriteHeader(hd.status)
 	var n int64
 	if r.Method != http.MethodHead {
-		n, err = streamMiss(w, rd)
+		n, err = e.streamMiss(w, r, rd, hd.file)
 		if err != nil && !errors.Is(err, r.Context().Err()) {
 			// The upstream body was cut: the client sees a short body (and a
 			// reset connection, since Content-Length promised more).
@@ -363,8 +368,9 @@ const (
 )
 
 // streamMiss sends a miss's response head by itself, then the body as it
-// arrives, in batches.
-func streamMiss(w http.ResponseWriter, rd *coalesce.Reader[*head]) (int64, error) {
+// arrives, in batches: from bf by sendfile when the fill writes one and the
+// connection can send from a file, else from the flight's memory.
+func (e *Edge) streamMiss(w http.ResponseWriter, r *http.Request, rd *coalesce.Reader[*head], bf *bodyFile) (int64, error) {
 	// The head goes out as soon as the flight has one, not with the first
 	// body bytes: it is all a viewer needs to start, and a small write.
 	if fl, ok := w.(http.Flusher); ok {
@@ -376,6 +382,22 @@ func streamMiss(w http.ResponseWriter, rd *coalesce.Reader[*head]) (int64, error
 	// Yielding here sends every waiting head before any body copy.
 	runtime.Gosched()
 	rd.SetBatch(missBatch, missBatchWait)
+	if rf, ok := w.(io.ReaderFrom); ok && bf != nil && bf.tryAcquire() {
+		defer bf.release()
+		conn, isKTLS := ktls.ConnFromContext(r.Context())
+		var before int64
+		if isKTLS {
+			before = conn.Stats().SendfileBytes
+		}
+		n, err := rd.WriteTo(&fileWriter{w: flushWriter{w}, rf: rf, bf: bf})
+		if isKTLS && conn.Stats().SendfileBytes > before {
+			e.m.missSendfile.Add(1)
+		} else {
+			e.m.missCopied.Add(1)
+		}
+		return n, err
+	}
+	e.m.missCopied.Add(1)
 	return rd.WriteTo(flushWriter{w})
 }
 

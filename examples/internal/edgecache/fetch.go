@@ -166,7 +166,7 @@ func (s *fillSet) exit(key string, done chan struct{}) {
 // fillFromCache serves a flight from a cached entry instead of upstream.
 func (e *Edge) fillFromCache(ent *entry, w *coalesce.Writer[*head]) error {
 	e.m.refilled.Add(1)
-	hd := &head{status: ent.status, ctype: ent.ctype, length: ent.size, ttl: ent.expires.Sub(e.cfg.Now()), via: "cache"}
+	hd := &head{status: ent.status, ctype: ent.ctype, length: ent.size, ttl: ent.expires.Sub(e.cfg.Now()), via: "cache", file: ent.bf}
 	w.SizeHint(ent.size)
 	if err := w.SetHeader(hd); err != nil {
 		return err
@@ -217,13 +217,26 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 	if resp.ContentLength > 0 {
 		w.SizeHint(resp.ContentLength)
 	}
+	// A body the cache will keep as a file is written to one as it
+	// arrives, and viewers send it from there (see bodyFile); any other
+	// is collected in memory for the cache.
+	var buf bytes.Buffer
+	var sink io.Writer = &buf
+	var bf *bodyFile
+	if e.cache.wantsFile(resp.StatusCode, resp.ContentLength, ttl) {
+		if f, err := e.cache.newBodyFile(); err == nil {
+			bf, sink, hd.file = f, f, f
+			defer bf.release()
+		} else {
+			e.log.Warn("cannot create a body file; caching in memory", "path", key, "err", err)
+		}
+	}
 	if err := w.SetHeader(hd); err != nil {
 		return err
 	}
 	if ttl <= 0 {
 		w.SetLinger(0)
 	}
-	var buf bytes.Buffer
 	stall := newStallReader(resp.Body, e.cfg.StallTimeout)
 	defer stall.stop()
 	var src io.Reader = stall
@@ -235,9 +248,13 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 		// (the occasional second origin fetch right after a miss).
 		src = io.LimitReader(stall, resp.ContentLength)
 	}
-	n, err := io.Copy(w, io.TeeReader(src, &buf))
+	n, err := io.Copy(w, io.TeeReader(src, sink))
 	e.m.bytesIn.Add(n)
-	if resp.ContentLength >= 0 && n == resp.ContentLength && int64(buf.Len()) == n {
+	kept := int64(buf.Len())
+	if bf != nil {
+		kept = bf.written
+	}
+	if resp.ContentLength >= 0 && n == resp.ContentLength && kept == n {
 		// Every promised byte is in the flight and in buf, so the body is
 		// whole whatever else the copy reports: the flight's Writer checks
 		// its context before the read that would return io.EOF, and that
@@ -255,7 +272,12 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 		e.log.Warn("upstream body incomplete; not cached", "path", key, "via", via, "bytes", n, "err", err)
 		return err
 	}
-	if cacheable(resp.StatusCode) {
+	switch {
+	case bf != nil && bf.broken.Load():
+		e.log.Warn("body file write failed; not cached", "path", key, "bytes", n)
+	case bf != nil:
+		e.cache.putFile(key, hd.ctype, bf, n, ttl)
+	case cacheable(resp.StatusCode):
 		e.cache.put(key, resp.StatusCode, hd.ctype, buf.Bytes(), ttl)
 	}
 	if resp.ContentLength >= 0 {

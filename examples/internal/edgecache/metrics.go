@@ -51,6 +51,7 @@ type metrics struct {
 	upstreamErrors, peerFailovers      atomic.Int64
 	bytesOut, bytesIn                  atomic.Int64
 	sendfile, copied                   atomic.Int64
+	missSendfile, missCopied           atomic.Int64
 	badRequests                        atomic.Int64
 	hitLatency, missLatency, coLatency histogram
 
@@ -88,6 +89,7 @@ type Stats struct {
 	BytesOut, BytesIn          int64 // body bytes sent to clients, fetched upstream
 	BadRequests                int64 // requests refused with a 4xx
 	SendFile, Copied           int64 // hits whose body left by sendfile / by copy
+	MissSendFile, MissCopied   int64 // miss and coalesced bodies (GETs) sent from the body file by sendfile / from memory
 	Viewers                    int   // distinct client addresses asking for manifests lately
 	CacheEntries               int
 	CacheBytes                 int64
@@ -121,6 +123,8 @@ func (e *Edge) writeMetrics(w io.Writer) {
 	counter("edge_bad_requests_total", "Requests refused with a 4xx (bad path, method).", st.BadRequests)
 	fmt.Fprintf(w, "# HELP edge_hit_bodies_total Cache hits by how the body left.\n# TYPE edge_hit_bodies_total counter\n")
 	fmt.Fprintf(w, "edge_hit_bodies_total{method=\"sendfile\"} %d\nedge_hit_bodies_total{method=\"copy\"} %d\n", st.SendFile, st.Copied)
+	fmt.Fprintf(w, "# HELP edge_miss_bodies_total Miss and coalesced GETs by how the body left: by sendfile from the body file the fill writes, or copied from memory.\n# TYPE edge_miss_bodies_total counter\n")
+	fmt.Fprintf(w, "edge_miss_bodies_total{method=\"sendfile\"} %d\nedge_miss_bodies_total{method=\"copy\"} %d\n", st.MissSendFile, st.MissCopied)
 	fmt.Fprintf(w, "# HELP edge_viewers Distinct client addresses that asked for a manifest in the last 10 s.\n# TYPE edge_viewers gauge\nedge_viewers %d\n", st.Viewers)
 	fmt.Fprintf(w, "# HELP edge_cache_bytes Bytes held by the cache.\n# TYPE edge_cache_bytes gauge\nedge_cache_bytes %d\n", st.CacheBytes)
 	fmt.Fprintf(w, "# HELP edge_request_duration_seconds Time to the end of the response, by result.\n# TYPE edge_request_duration_seconds histogram\n")

@@ -123,3 +123,42 @@ func TestMissBatchKeepsTail(t *testing.T) {
 		})
 	}
 }
+
+// TestMissBodyFromFile: viewers of a miss whose body the cache will keep
+// as a file are sent the body from that file by sendfile as it arrives,
+// not copied from memory, and every one gets it whole.
+func TestMissBodyFromFile(t *testing.T) {
+	const p, viewers = "/live/ch1/0/720.m4s", 20
+	body := segmentBody(p)
+	o := newFakeOrigin(t, slowSegment)
+	tr := newTier(t, o.srv.URL, 1, nil)
+	errs := make(chan error, viewers)
+	for range viewers {
+		go func() {
+			resp, err := http.Get(tr.urls[0] + p)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err == nil && !bytes.Equal(b, body) {
+				err = fmt.Errorf("body: %d bytes differ from the origin's %d (X-Cache %s)", len(b), len(body), resp.Header.Get("X-Cache"))
+			}
+			errs <- err
+		}()
+	}
+	for range viewers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := o.count(p); c != 1 {
+		t.Errorf("origin fetches: got %d want 1", c)
+	}
+	st := tr.edges[0].Stats()
+	if st.MissSendFile == 0 || st.MissCopied != 0 || st.MissSendFile+st.SendFile != viewers {
+		t.Errorf("miss bodies by sendfile %d, by copy %d, hits by sendfile %d; want every one of the %d by sendfile, at least one a miss",
+			st.MissSendFile, st.MissCopied, st.SendFile, viewers)
+	}
+}
