@@ -30,15 +30,19 @@ var errFull = errors.New("edgekit/coalesce: body full")
 // the Writer. Readers therefore copy out of chunks without holding mu, and
 // the Writer copies into the tail without holding it.
 type body[H any] struct {
-	mu     sync.Mutex // guards chunks, size, hdr, hdrSet, ended, err, refuse, wake, levels, atLevel
+	mu     sync.Mutex // guards chunks, size, hdr, hdrSet, hooks, hdrBusy, ended, err, refuse, wake, levels, atLevel
 	chunks [][]byte
 	size   int64 // bytes published to readers
 	hdr    H
-	hdrSet bool          // hdr published (explicitly, or as the zero H by the first Write)
-	ended  bool          // the flight ended; err says how
-	err    error         // the fill's error; nil means the body is complete
-	refuse error         // what Writer calls return once ended
-	wake   chan struct{} // made by a reader about to block; closed on any change
+	hdrSet bool // hdr published (explicitly, or as the zero H by the first Write)
+	// hooks are the Reader.OnHeader registrations not yet run; hdrBusy is
+	// set while the Writer runs them, before it publishes the header.
+	hooks   []*headerHook[H]
+	hdrBusy bool
+	ended   bool          // the flight ended; err says how
+	err     error         // the fill's error; nil means the body is complete
+	refuse  error         // what Writer calls return once ended
+	wake    chan struct{} // made by a reader about to block; closed on any change
 
 	// Batched readers (Reader.SetBatch) wait for a size, not for any
 	// change: atLevel holds one level per awaited size (and time bound),
@@ -49,6 +53,51 @@ type body[H any] struct {
 	levels  levelHeap
 	atLevel map[levelKey]*level
 	clock   Clock // for the levels' time bounds
+}
+
+// headerHook is one Reader.OnHeader registration; f is nil once its
+// Reader dropped it.
+type headerHook[H any] struct{ f func(H) }
+
+// takeHooks returns the OnHeader registrations to run before the header
+// is published and marks the header busy, so that no more register and
+// no reader sees a header yet; nil (and nothing marked) if there are none.
+func (b *body[H]) takeHooks() []*headerHook[H] {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.hooks) == 0 || b.hdrSet || b.ended {
+		return nil
+	}
+	hooks := b.hooks
+	b.hooks, b.hdrBusy = nil, true
+	return hooks
+}
+
+// dropHook makes h do nothing if it has not run yet.
+func (b *body[H]) dropHook(h *headerHook[H]) {
+	b.mu.Lock()
+	h.f = nil
+	b.mu.Unlock()
+}
+
+// hookFunc returns h's function, nil if dropped.
+func (b *body[H]) hookFunc(h *headerHook[H]) func(H) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return h.f
+}
+
+// addHook registers f to run before the header is published, unless the
+// header is published or being published, or the flight ended.
+func (b *body[H]) addHook(f func(H)) *headerHook[H] {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.hdrSet || b.hdrBusy || b.ended {
+		return nil
+	}
+	h := &headerHook[H]{f: f}
+	b.hooks = append(b.hooks, h)
+	return h
 }
 
 // levelKey names the readers that wait for the same thing.
@@ -173,7 +222,7 @@ func (b *body[H]) waitLocked() <-chan struct{} {
 func (b *body[H]) progressed() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.hdrSet || b.size > 0 || b.ended
+	return b.hdrSet || b.hdrBusy || b.size > 0 || b.ended
 }
 
 // cursor is a reader's position: chunk index, offset in it, and total.

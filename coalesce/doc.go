@@ -84,6 +84,13 @@
 // end of the body (never held back) or maxWait, so that it writes in
 // pieces of n instead.
 //
+// The header wakes every waiting Reader at once, and their goroutines run
+// in whatever order the scheduler picks: Readers that run first may be
+// busy sending body bytes while the heads of thousands behind them wait.
+// Reader.OnHeader registers a function that the fill runs with the header
+// inside SetHeader, before any Reader sees it, so a server can write every
+// waiting viewer's response head from one loop first.
+//
 // Bodies are held in memory, so they are bounded: Options.MaxBodySize
 // (default [DefaultMaxBodySize], 64 MiB; negative for no bound) caps each
 // body. A Write past the bound stores what fits and returns [ErrTooLarge],

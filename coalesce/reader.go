@@ -26,6 +26,8 @@ type Reader[H any] struct {
 	batch  int64         // SetBatch; <= 1 returns bytes as soon as any are published
 	wait   time.Duration // SetBatch's bound on holding bytes back; 0 = none
 
+	hook *headerHook[H] // OnHeader's registration, until dropped
+
 	// Lock timeout, on a joined flight with Options.LockTimeout only.
 	timeout  <-chan struct{}
 	timer    Timer
@@ -73,6 +75,36 @@ func (rd *Reader[H]) Header() (H, error) {
 		if err := rd.block(wake); err != nil {
 			return h, err
 		}
+	}
+}
+
+// OnHeader registers f to run with the header when the fill publishes it:
+// on the fill's goroutine, inside Writer.SetHeader (or the first Write,
+// with the zero H), before any Reader of the flight can see the header —
+// Header returns only after every registered f has returned. It reports
+// whether it registered f: not if the header is published or being
+// published, or the flight ended, or f was already set; Header then
+// returns as usual. f runs at most once; Close (or a fallback after
+// Options.LockTimeout) drops it unless it has begun.
+//
+// It is for a fan-out that must not wait for its Readers' goroutines: a
+// server whose viewers all wait for one response head can have the fill
+// write every head in one loop before any viewer wakes, so that no viewer
+// already busy with body bytes delays another's head. f delays the header
+// and body of every Reader: it must not block for long.
+func (rd *Reader[H]) OnHeader(f func(H)) bool {
+	if rd.closed || rd.hook != nil || f == nil {
+		return false
+	}
+	rd.hook = rd.b.addHook(f)
+	return rd.hook != nil
+}
+
+// dropHook drops the OnHeader registration, if any.
+func (rd *Reader[H]) dropHook() {
+	if rd.hook != nil {
+		rd.b.dropHook(rd.hook)
+		rd.hook = nil
 	}
 }
 
@@ -169,6 +201,7 @@ func (rd *Reader[H]) Close() error {
 		return nil
 	}
 	rd.closed = true
+	rd.dropHook()
 	if rd.timer != nil {
 		rd.timer.Stop()
 	}
@@ -203,6 +236,7 @@ func (rd *Reader[H]) lockTimedOut() error {
 	if rd.b.progressed() {
 		return nil
 	}
+	rd.dropHook()
 	rd.m.leave()
 	b, m, err := rd.fallback()
 	if err != nil {

@@ -22,7 +22,10 @@ type Writer[H any] struct {
 	used int
 	n    int64 // bytes written so far
 	hint int64 // expected total size, 0 = unknown
-	err  error // sticky: the first refusal (ErrTooLarge, ErrLeaderTimeout, ...)
+	// hdrDone: the header was published or is being published (OnHeader
+	// hooks run at most once).
+	hdrDone bool
+	err     error // sticky: the first refusal (ErrTooLarge, ErrLeaderTimeout, ...)
 }
 
 // fail records err as the Writer's first refusal and returns it. A refusal
@@ -39,10 +42,17 @@ func (w *Writer[H]) fail(err error) error {
 // Call it at most once, before the first Write; a Write without it
 // publishes the zero H. Later calls return ErrHeaderSet. Readers share h:
 // if it holds maps or slices (an http.Header), nobody may modify them.
+//
+// Before any reader sees h, SetHeader runs the functions Readers
+// registered with OnHeader, in order, on the calling goroutine.
 func (w *Writer[H]) SetHeader(h H) error {
 	if err := w.live(); err != nil {
 		return w.fail(err)
 	}
+	if w.hdrDone {
+		return ErrHeaderSet
+	}
+	w.runHooks(h)
 	w.b.mu.Lock()
 	defer w.b.mu.Unlock()
 	switch {
@@ -54,6 +64,26 @@ func (w *Writer[H]) SetHeader(h H) error {
 	w.b.hdr, w.b.hdrSet = h, true
 	w.b.wakeLocked()
 	return nil
+}
+
+// runHooks runs the OnHeader registrations with h, once per flight,
+// before h (or, for a first Write, the zero H) is published.
+func (w *Writer[H]) runHooks(h H) {
+	w.hdrDone = true
+	hooks := w.b.takeHooks()
+	if hooks == nil {
+		return
+	}
+	defer func() {
+		w.b.mu.Lock()
+		w.b.hdrBusy = false
+		w.b.mu.Unlock()
+	}()
+	for _, hk := range hooks {
+		if f := w.b.hookFunc(hk); f != nil { // nil: its Reader left
+			f(h)
+		}
+	}
 }
 
 // SetLinger overrides Options.Linger (or ErrorLinger, if the fill fails)
@@ -204,6 +234,10 @@ func (w *Writer[H]) tail() ([]byte, error) {
 
 // commit publishes the next k bytes of the tail to readers.
 func (w *Writer[H]) commit(k int) error {
+	if !w.hdrDone {
+		var zero H
+		w.runHooks(zero) // the first byte publishes the zero header
+	}
 	w.b.mu.Lock()
 	defer w.b.mu.Unlock()
 	if w.b.ended {
