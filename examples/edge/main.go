@@ -6,9 +6,9 @@
 // as the bytes arrive; complete bodies are cached in memory or on disk, and
 // disk hits leave by sendfile (kernel TLS with -tls-cert/-tls-key where the
 // kernel supports it), on node-local workers when the machine has several
-// NUMA nodes. Plain GETs of cached bodies are answered by the cache's hit
-// lane without net/http's per-request work (-hit-lane=false turns it off);
-// everything else goes through net/http. /metrics serves Prometheus text.
+// NUMA nodes. Plain GETs of /live/ objects, hits and misses, are answered
+// by the cache's lane without net/http's per-request work (-hit-lane=false
+// turns it off); everything else goes through net/http. /metrics serves Prometheus text.
 //
 //	go run ./examples/edge -listen 127.0.0.1:9001 -origin http://127.0.0.1:8080 \
 //	  -peers http://127.0.0.1:9001,http://127.0.0.1:9002,http://127.0.0.1:9003
@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		useNUMA  = fs.Bool("numa", true, "serve disk hits on node-local workers when the machine has several NUMA nodes")
 		duration = fs.Duration("duration", 0, "stop after this long (0: until SIGINT)")
 		cpuProf  = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
-		hitLane  = fs.Bool("hit-lane", true, "answer plain GETs of cached bodies without net/http's per-request work (false: every request through net/http)")
+		hitLane  = fs.Bool("hit-lane", true, "answer plain GETs of /live/ objects (hits and misses) without net/http's per-request work (false: every request through net/http)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return ktls.Serve(srv, l, tlsConfig, &ktls.Options{Logger: log})
 		})
 	}
-	// The lane answers plain cache hits itself and hands every other
+	// The lane answers plain hits and misses itself and hands every other
 	// request's connection to srv, with the same timeouts.
 	lane := edge.Lane(ktls.NewListener(ln, tlsConfig, &ktls.Options{Logger: log}), httpserve.IdleTimeout, httpserve.ReadHeaderTimeout)
 	srv.ConnContext = lane.ConnContext

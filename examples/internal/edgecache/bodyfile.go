@@ -91,29 +91,3 @@ func (b *bodyFile) Write(p []byte) (int, error) {
 func (c *cache) wantsFile(status int, length int64, ttl time.Duration) bool {
 	return c.dir != "" && status == http.StatusOK && ttl > 0 && length >= c.diskMin && length <= c.max/4
 }
-
-// fileWriter sends a miss body from its bodyFile: each piece the flight
-// hands it goes out by the ResponseWriter's ReadFrom (sendfile under
-// ktls.Serve) from the same offset of the file, instead of being copied
-// from memory into the socket. Once the file is broken it writes the
-// pieces themselves.
-type fileWriter struct {
-	w   flushWriter
-	rf  io.ReaderFrom
-	bf  *bodyFile
-	off int64
-}
-
-func (f *fileWriter) Write(p []byte) (int, error) {
-	if f.bf.broken.Load() {
-		n, err := f.w.Write(p)
-		f.off += int64(n)
-		return n, err
-	}
-	n, err := f.rf.ReadFrom(io.NewSectionReader(f.bf.f, f.off, int64(len(p))))
-	f.off += n
-	if err == nil && n < int64(len(p)) {
-		err = io.ErrShortWrite
-	}
-	return int(n), err
-}

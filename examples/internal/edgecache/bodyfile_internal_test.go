@@ -35,7 +35,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 }
 
 // serveLane serves e on loopback as examples/edge does (ktls listener and
-// hit lane) and returns its base URL.
+// lane) and returns its base URL.
 func serveLane(t *testing.T, e *Edge) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -98,7 +98,7 @@ func (c *cache) put(key string, status int, ctype string, body []byte, ttl time.
 		return
 	}
 	e := c.newEntry(key, status, ctype, int64(len(body)), ttl)
-	// Only a 200 goes to a file: serveHit and the hit lane send any other
+	// Only a 200 goes to a file: serveHit and the lane send any other
 	// status from e.body, so a file entry of a 404 would go out empty.
 	if c.wantsFile(status, e.size, ttl) {
 		if bf, err := c.newBodyFile(); err == nil {

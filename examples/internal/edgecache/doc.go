@@ -56,22 +56,27 @@
 // Config.MemoryBytes (files included), evicting the least recently used entries first;
 // an evicted file stays open until the last viewer reading it is done.
 //
-// # Hit lane
+// # Lane
 //
 // Under net/http a hit's own work (a header write and a sendfile) is less
 // than half its CPU: the rest is per-request machinery — request and
 // response objects, two header maps, contexts, a background-read goroutine,
 // six deadline updates. Edge.Lane wraps the server's listener and answers
-// the commonest request itself: an HTTP/1.1 GET or HEAD of a cached 200
-// body whose head carries nothing that could change the answer (no Range,
+// the commonest requests itself: an HTTP/1.1 GET or HEAD of a /live/ path
+// whose head carries nothing that could change the answer (no Range,
 // If-*, body or Connection: close; laneHeaderName lists the headers it
-// tolerates).
-// It writes the same header set the handler would from a per-connection
-// buffer, then the body by sendfile (a memory body in the same writev).
-// The first request it does not answer — a miss, /metrics, anything
-// unusual or malformed — hands the connection, with every byte already
-// read, to the http.Server, which serves it from then on exactly as
-// without the lane. The lane keeps the server's idle and header timeouts.
+// tolerates). A hit of a cached 200 gets the same header set the handler
+// would write, from a per-connection buffer, then the body by sendfile (a
+// memory body in the same writev). A miss joins or starts the flight as the
+// handler does and gets the same head and body (a body of unknown length
+// in chunks); a live viewer's connection, whose requests are misses and
+// hits by turns, thus stays in the lane. The first request it does not
+// answer — a cached 404, /metrics, anything unusual or malformed — hands
+// the connection, with every byte already read, to the http.Server, which
+// serves it from then on exactly as without the lane. The lane keeps the
+// server's idle and header timeouts. Unlike net/http it does not read a
+// connection whose request waits for its flight's head, so a client that
+// leaves then is noticed when the head is written.
 //
 // # Metrics
 //

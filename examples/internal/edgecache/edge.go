@@ -1,7 +1,6 @@
 package edgecache
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -223,7 +221,7 @@ func (e *Edge) Stats() Stats {
 		OriginFetches: e.m.originFetches.Load(), PeerFetches: e.m.peerFetches.Load(), Refilled: e.m.refilled.Load(),
 		UpstreamErrors: e.m.upstreamErrors.Load(), PeerFailovers: e.m.peerFailovers.Load(),
 		BytesOut: e.m.bytesOut.Load(), BytesIn: e.m.bytesIn.Load(), BadRequests: e.m.badRequests.Load(), SendFile: e.m.sendfile.Load(), Copied: e.m.copied.Load(),
-		MissSendFile: e.m.missSendfile.Load(), MissCopied: e.m.missCopied.Load(),
+		MissSendFile: e.m.missSendfile.Load(), MissCopied: e.m.missCopied.Load(), MissHeadsByFill: e.m.headsByFill.Load(),
 		Viewers: e.m.activeViewers(e.cfg.Now().Add(-viewerWindow)), CacheEntries: n, CacheBytes: b,
 	}
 }
@@ -280,19 +278,7 @@ func (e *Edge) refuse(w http.ResponseWriter, r *http.Request, code int, why stri
 // serveMiss joins or starts the flight for key and streams its body to the
 // client as it arrives.
 func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, start time.Time) {
-	fromPeer := r.Header.Get(HopHeader) != ""
-	// Flights are keyed by object and upstream: a peer's request (which must
-	// go to the origin) never joins a flight that waits on a peer, so two
-	// edges that disagree on ownership (a membership change in progress)
-	// cannot wait on each other. On the owner both kinds go to the origin
-	// and share one flight.
-	flightKey := key + "\x00peer"
-	if fromPeer || e.ring.LocateString(key) == e.cfg.Self {
-		flightKey = key + "\x00origin"
-	}
-	rd, err := e.flight.Open(r.Context(), flightKey, func(ctx context.Context, fw *coalesce.Writer[*head]) error {
-		return e.fill(ctx, key, flightKey, fromPeer, fw)
-	})
+	rd, err := e.openMiss(r.Context(), key, r.Header.Get(HopHeader) != "")
 	if err != nil {
 		e.upstreamFailed(w, r, err)
 		return
@@ -322,7 +308,16 @@ func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, sta
 	w.WriteHeader(hd.status)
 	var n int64
 	if r.Method != http.MethodHead {
-		n, err = e.streamMiss(w, r, rd, hd.file)
+		// The head goes out as soon as the flight has one, not with the
+		// first body bytes: it is all a viewer needs to start, and a small
+		// write.
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		out := &httpOut{w: w}
+		out.rf, _ = w.(io.ReaderFrom)
+		out.conn, out.isKTLS = ktls.ConnFromContext(r.Context())
+		n, err = e.streamMissBody(rd, hd.file, out)
 		if err != nil && !errors.Is(err, r.Context().Err()) {
 			// The upstream body was cut: the client sees a short body (and a
 			// reset connection, since Content-Length promised more).
@@ -330,87 +325,15 @@ func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, sta
 			panic(http.ErrAbortHandler)
 		}
 	}
-	e.m.bytesOut.Add(n)
-	if shared {
-		e.m.coalesced.Add(1)
-		e.m.coLatency.observe(time.Since(start))
-	} else {
-		e.m.misses.Add(1)
-		e.m.missLatency.observe(time.Since(start))
-	}
+	e.missDone(shared, n, start)
 }
 
 func (e *Edge) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client left
 	}
-	code := http.StatusBadGateway
-	var ue *upstreamError
-	if errors.As(err, &ue) && ue.timeout {
-		code = http.StatusGatewayTimeout
-	}
+	code := upstreamStatus(err)
 	e.log.Warn("upstream failed", "path", r.URL.Path, "status", code, "err", err)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Error(w, "upstream failed", code)
 }
-
-// A miss body that is still arriving goes to viewers in writes of at
-// least missBatch bytes, or what there is once a viewer has waited
-// missBatchWait (the end of the body always goes at once). An origin sends
-// a body in pieces of a few KiB; with thousands of viewers on one flight,
-// a write and a wake-up per piece for each of them is most of the cost of
-// a herd, and the wake-ups of viewers already streaming delay the heads of
-// those still waiting. The bound keeps a low-latency chunk that is smaller
-// than a batch from waiting for the next one.
-const (
-	missBatch     = 256 << 10
-	missBatchWait = 50 * time.Millisecond
-)
-
-// streamMiss sends a miss's response head by itself, then the body as it
-// arrives, in batches: from bf by sendfile when the fill writes one and the
-// connection can send from a file, else from the flight's memory.
-func (e *Edge) streamMiss(w http.ResponseWriter, r *http.Request, rd *coalesce.Reader[*head], bf *bodyFile) (int64, error) {
-	// The head goes out as soon as the flight has one, not with the first
-	// body bytes: it is all a viewer needs to start, and a small write.
-	if fl, ok := w.(http.Flusher); ok {
-		fl.Flush()
-	}
-	// When a herd of viewers wakes on one header, each runs until it
-	// blocks: without this yield the viewers that run first go on to copy
-	// body bytes while the heads of thousands behind them wait their turn.
-	// Yielding here sends every waiting head before any body copy.
-	runtime.Gosched()
-	rd.SetBatch(missBatch, missBatchWait)
-	if rf, ok := w.(io.ReaderFrom); ok && bf != nil && bf.tryAcquire() {
-		defer bf.release()
-		conn, isKTLS := ktls.ConnFromContext(r.Context())
-		var before int64
-		if isKTLS {
-			before = conn.Stats().SendfileBytes
-		}
-		n, err := rd.WriteTo(&fileWriter{w: flushWriter{w}, rf: rf, bf: bf})
-		if isKTLS && conn.Stats().SendfileBytes > before {
-			e.m.missSendfile.Add(1)
-		} else {
-			e.m.missCopied.Add(1)
-		}
-		return n, err
-	}
-	e.m.missCopied.Add(1)
-	return rd.WriteTo(flushWriter{w})
-}
-
-// flushWriter flushes after every write, so a viewer gets each chunk of a
-// body that is still arriving without waiting for a buffer to fill.
-type flushWriter struct{ w http.ResponseWriter }
-
-func (f flushWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	if fl, ok := f.w.(http.Flusher); ok {
-		fl.Flush()
-	}
-	return n, err
-}
-
-var _ io.Writer = flushWriter{}

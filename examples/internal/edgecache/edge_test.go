@@ -110,7 +110,7 @@ func newTier(t testing.TB, origin string, n int, tweak func(*edgecache.Config)) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Served as examples/edge serves: through the hit lane, which hands
+		// Served as examples/edge serves: through the lane, which hands
 		// every request it does not answer itself to net/http.
 		lane := e.Lane(ktls.NewListener(ln, nil, nil), time.Minute, 5*time.Second)
 		srv := &http.Server{Handler: e, ConnContext: lane.ConnContext}

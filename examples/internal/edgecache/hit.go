@@ -1,6 +1,7 @@
 package edgecache
 
 import (
+	"context"
 	"io"
 	"net/http"
 
@@ -46,32 +47,41 @@ func (e *Edge) serveHit(w http.ResponseWriter, r *http.Request, ent *entry) {
 		}
 		return
 	}
-	if e.cfg.Pool != nil && e.cfg.Policy != nil {
-		work := numa.Work{File: ent.file}
-		if c, ok := ktls.ConnFromContext(r.Context()); ok {
-			work.Conn = c
-		}
-		// Not Pool.Dispatch: its Run returns when the client leaves while
-		// the send may still run later, on a ResponseWriter whose handler
-		// has returned. Once the send is queued the handler waits for it
-		// however long; only a send that was never queued (pool closed,
-		// no workers, client gone while the queue was full) runs inline.
-		// The node choice is Dispatch's: a node without workers means any.
-		node := e.cfg.Policy.Place(work)
-		if node != numa.AnyNode && e.cfg.Pool.Size(node) == 0 {
-			node = numa.AnyNode
-		}
-		sent := make(chan struct{})
-		err := e.cfg.Pool.Submit(r.Context(), node, func() {
-			defer close(sent)
-			e.sendFile(w, r, ent)
-		})
-		if err == nil {
-			<-sent
-			return
-		}
+	work := numa.Work{File: ent.file}
+	if c, ok := ktls.ConnFromContext(r.Context()); ok {
+		work.Conn = c
 	}
-	e.sendFile(w, r, ent)
+	e.placed(r.Context(), work, func() { e.sendFile(w, r, ent) })
+}
+
+// placed runs send, a disk hit's send, on a worker of the node
+// Config.Policy places work on when Config.Pool is set, else inline.
+//
+// Not Pool.Dispatch: its Run returns when the client leaves while the send
+// may still run later, on a ResponseWriter or connection its server has
+// moved on from. Once the send is queued the caller waits for it however
+// long; only a send that was never queued (pool closed, no workers, ctx
+// done while the queue was full) runs inline. The node choice is
+// Dispatch's: a node without workers means any.
+func (e *Edge) placed(ctx context.Context, work numa.Work, send func()) {
+	if e.cfg.Pool == nil || e.cfg.Policy == nil {
+		send()
+		return
+	}
+	node := e.cfg.Policy.Place(work)
+	if node != numa.AnyNode && e.cfg.Pool.Size(node) == 0 {
+		node = numa.AnyNode
+	}
+	sent := make(chan struct{})
+	err := e.cfg.Pool.Submit(ctx, node, func() {
+		defer close(sent)
+		send()
+	})
+	if err == nil {
+		<-sent
+		return
+	}
+	send()
 }
 
 // sendFile sends a disk entry with status 200 and counts how its body left.

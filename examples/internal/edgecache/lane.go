@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgekit/edgekit/ktls"
+	"github.com/edgekit/edgekit/numa"
 )
 
 // laneBufSize bounds a request head the lane reads itself; a longer one is
@@ -21,14 +22,16 @@ import (
 const laneBufSize = 4 << 10
 
 // Lane is a net.Listener for an http.Server in front of an Edge that
-// answers the commonest request itself: a GET or HEAD of a cached 200 body
-// with nothing unusual about it (see parseLaneHead). Such a hit costs a
-// header written from a per-connection buffer plus sendfile, without
-// net/http's per-request work (request and response objects, header maps,
-// contexts, the background read, six deadline updates). The first request
-// the lane does not answer itself — a miss, a Range, /metrics, anything
-// malformed — hands the connection, with every byte read so far, to the
-// http.Server through Accept, and net/http serves it from then on.
+// answers the commonest requests itself: a GET or HEAD of a /live/ path
+// with nothing unusual about it (see parseLaneHead) that is a hit of a
+// cached 200 body or a miss. A hit costs a header written from a
+// per-connection buffer plus sendfile, and a miss the same head and body
+// the handler would send, both without net/http's per-request work
+// (request and response objects, header maps, contexts, the background
+// read, six deadline updates). The first request the lane does not answer
+// itself — a cached 404, a Range, /metrics, anything malformed — hands the
+// connection, with every byte read so far, to the http.Server through
+// Accept, and net/http serves it from then on.
 //
 // The server must use Lane.ConnContext, so handlers still find the
 // *ktls.Conn. Close stops accepting and makes idle lane connections end;
@@ -36,6 +39,8 @@ const laneBufSize = 4 << 10
 // A Lane is safe for concurrent use.
 type Lane struct {
 	e       *Edge
+	ctx     context.Context // of the lane's misses; cancelled by Close
+	cancel  context.CancelFunc
 	inner   net.Listener
 	idle    time.Duration // bound on the wait for a request's first byte
 	header  time.Duration // bound on the rest of its head
@@ -55,6 +60,7 @@ type Lane struct {
 func (e *Edge) Lane(inner net.Listener, idle, header time.Duration) *Lane {
 	l := &Lane{e: e, inner: inner, idle: idle, header: header, handoff: make(chan net.Conn), errc: make(chan error),
 		done: make(chan struct{}), conns: make(map[net.Conn]struct{})}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	go l.acceptLoop()
 	return l
 }
@@ -82,6 +88,7 @@ func (l *Lane) Close() error {
 	var err error
 	l.once.Do(func() {
 		close(l.done)
+		l.cancel()
 		err = l.inner.Close()
 		grace := time.Now().Add(laneCloseGrace)
 		l.mu.Lock()
@@ -139,7 +146,7 @@ func (l *Lane) acceptLoop() {
 	}
 }
 
-// serve answers hits on c until a request needs net/http, the client goes
+// serve answers hits and misses on c until a request needs net/http, the client goes
 // quiet for l.idle or leaves, or the lane closes.
 func (l *Lane) serve(c net.Conn) {
 	br := bufio.NewReaderSize(c, laneBufSize)
@@ -175,13 +182,22 @@ func (l *Lane) serve(c net.Conn) {
 		}
 		start := time.Now()
 		var ent *entry
+		var key string
 		req, ok := parseLaneHead(head)
-		if ok && validPath(string(req.path)) && !isTimePath(string(req.path)) {
-			key := string(req.path)
+		ok = ok && validPath(string(req.path)) && !isTimePath(string(req.path))
+		if ok {
+			key = string(req.path)
 			if isManifest(key) {
 				l.e.m.viewer(c.RemoteAddr().String(), l.e.cfg.Now())
 			}
 			ent = l.e.cache.get(key)
+		}
+		if ok && ent == nil {
+			_, _ = br.Discard(len(head))
+			if !l.serveMiss(c, req, key, &hdr, start) {
+				return // a response cut short, or the lane closed
+			}
+			continue
 		}
 		if ent == nil || ent.status != http.StatusOK {
 			if ent != nil {
@@ -191,7 +207,15 @@ func (l *Lane) serve(c net.Conn) {
 			return
 		}
 		_, _ = br.Discard(len(head))
-		err = l.e.sendLaneHit(c, req.head, ent, &hdr)
+		if ent.file != nil && !req.head {
+			work := numa.Work{File: ent.file}
+			if kc, ok := c.(*ktls.Conn); ok {
+				work.Conn = kc
+			}
+			l.e.placed(l.ctx, work, func() { err = l.e.sendLaneHit(c, req.head, ent, &hdr) })
+		} else {
+			err = l.e.sendLaneHit(c, req.head, ent, &hdr)
+		}
 		ent.release()
 		if err != nil {
 			return // a response cut short: the connection cannot continue

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,4 +260,89 @@ func TestLaneCloseStuckWriter(t *testing.T) {
 func laneServing() bool {
 	buf := make([]byte, 1<<20)
 	return bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("edgecache.(*Lane).serve"))
+}
+
+// TestLaneMissMatchesHandler: misses answered by the lane — pipelined on
+// one connection that the lane keeps — carry the same status, headers (but
+// Date) and body as the same misses answered by net/http, for a cacheable
+// 200, a negative-cached 404, a no-store 200, a relayed redirect and an
+// upstream failure, GET and HEAD.
+func TestLaneMissMatchesHandler(t *testing.T) {
+	o := newFakeOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		_, name, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/live/"), "/")
+		switch strings.TrimSuffix(name, ".m4s") {
+		case "ok", "okhead":
+			slowSegment(w, r)
+		case "missing":
+			w.Header().Set(edgecache.MaxAgeHeader, "60000")
+			http.Error(w, "not yet", http.StatusNotFound)
+		case "nostore":
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Content-Type", "video/mp4")
+			_, _ = w.Write(bytes.Repeat([]byte("n"), 40<<10))
+		case "moved":
+			http.Redirect(w, r, "/live/elsewhere/x.m4s", http.StatusFound)
+		default:
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	})
+	e, err := edgecache.New(edgecache.Config{Origin: o.srv.URL, Self: "http://self", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	lane, ln := listenLane(t, e)
+	var handed atomic.Int64
+	srv := &http.Server{Handler: e, ConnContext: lane.ConnContext, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			handed.Add(1)
+		}
+	}}
+	go srv.Serve(lane)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+
+	names := []string{"ok", "missing", "nostore", "moved", "fail"}
+	methods := []string{"GET", "GET", "GET", "GET", "GET"}
+	names, methods = append(names, "okhead", "fail"), append(methods, "HEAD", "HEAD")
+	var laneReqs []string
+	for i, n := range names {
+		laneReqs = append(laneReqs, fmt.Sprintf("%s /live/lane%d/%s.m4s HTTP/1.1\r\nHost: x\r\n\r\n", methods[i], i, n))
+	}
+	viaLane := rawExchange(t, addr, laneReqs...)
+	if n := handed.Load(); n != 0 {
+		t.Fatalf("%d connections handed to net/http; the lane should answer every miss itself", n)
+	}
+	for i, n := range names {
+		// X-Other is a header the lane does not take: net/http answers.
+		req := fmt.Sprintf("%s /live/http%d/%s.m4s HTTP/1.1\r\nHost: x\r\nX-Other: 1\r\n\r\n", methods[i], i, n)
+		viaHTTP := rawExchange(t, addr, req)[0]
+		l := viaLane[i]
+		if l.StatusCode != viaHTTP.StatusCode {
+			t.Errorf("%s %s: status lane %d, net/http %d", methods[i], n, l.StatusCode, viaHTTP.StatusCode)
+		}
+		for _, h := range []http.Header{l.Header, viaHTTP.Header} {
+			if _, err := http.ParseTime(h.Get("Date")); err != nil {
+				t.Errorf("%s %s: Date %q: %v", methods[i], n, h.Get("Date"), err)
+			}
+			h.Del("Date")
+		}
+		if !equalHeaders(l.Header, viaHTTP.Header) {
+			t.Errorf("%s %s: headers differ:\nlane     %v\nnet/http %v", methods[i], n, l.Header, viaHTTP.Header)
+		}
+		lb, hb := body(t, l), body(t, viaHTTP)
+		// The 200 bodies name their paths; compare them to what the origin sent.
+		if n == "ok" {
+			hb = segmentBody(fmt.Sprintf("/live/lane%d/ok.m4s", i))
+		}
+		if !bytes.Equal(lb, hb) || methods[i] == "HEAD" && len(lb) != 0 {
+			t.Errorf("%s %s: bodies: lane %d bytes, net/http %d", methods[i], n, len(lb), len(hb))
+		}
+	}
+	if n := handed.Load(); n != int64(len(names)) {
+		t.Errorf("%d connections handed to net/http, want %d (one per X-Other request)", n, len(names))
+	}
+	if st := e.Stats(); st.MissSendFile != 2 {
+		t.Errorf("miss bodies by sendfile: %d, want 2 (the two GETs of the cacheable 200)", st.MissSendFile)
+	}
 }

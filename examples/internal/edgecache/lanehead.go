@@ -2,14 +2,15 @@ package edgecache
 
 import "bytes"
 
-// laneRequest is what the hit lane needs of a request it may answer.
+// laneRequest is what the lane needs of a request it may answer.
 type laneRequest struct {
 	head bool   // HEAD rather than GET
+	hop  bool   // carries HopHeader: a peer edge's request
 	path []byte // aliases the read buffer: valid until the next read
 }
 
 // parseLaneHead parses a complete request head (through the blank line)
-// and reports whether the hit lane may answer it: an HTTP/1.1 GET or HEAD
+// and reports whether the lane may answer it: an HTTP/1.1 GET or HEAD
 // of an origin-form path, one Host, only the headers laneHeaderName allows, and a
 // Connection header (if any) of keep-alive. It never decides that a request
 // is bad — anything unusual, malformed or not, is left to net/http, which
@@ -34,7 +35,7 @@ func parseLaneHead(head []byte) (laneRequest, bool) {
 		return r, false
 	}
 	r.path = path
-	hosts := 0
+	hosts, hopSeen := 0, false
 	for {
 		line, rest, ok = cutLine(rest)
 		if !ok {
@@ -58,6 +59,11 @@ func parseLaneHead(head []byte) (laneRequest, bool) {
 			hosts++
 			if !laneHost(value) {
 				return r, false
+			}
+		case bytes.EqualFold(name, []byte(HopHeader)):
+			// As http.Header.Get reads it: the first one, if not empty.
+			if !hopSeen {
+				hopSeen, r.hop = true, len(value) > 0
 			}
 		case bytes.EqualFold(name, []byte("connection")):
 			if !bytes.EqualFold(value, []byte("keep-alive")) {

@@ -31,6 +31,7 @@ var laneHeadCases = []struct {
 	{"folded header", "GET /live/a HTTP/1.1\r\nHost: x\r\nAccept: a\r\n b\r\n\r\n", false, false, ""},
 	{"bare LF", "GET /live/a HTTP/1.1\nHost: x\n\n", false, false, ""},
 	{"control in value", "GET /live/a HTTP/1.1\r\nHost: x\r\nAccept: a\x00b\r\n\r\n", false, false, ""},
+	{"empty hop", "GET /live/a HTTP/1.1\r\nHost: x\r\nEdgekit-Hop:\r\nEdgekit-Hop: 1\r\n\r\n", true, false, "/live/a"},
 	{"two spaces", "GET  /live/a HTTP/1.1\r\nHost: x\r\n\r\n", false, false, ""},
 	{"trailing bytes", "GET /live/a HTTP/1.1\r\nHost: x\r\n\r\nGET", false, false, ""},
 	{"unterminated", "GET /live/a HTTP/1.1\r\nHost: x\r\n", false, false, ""},
@@ -66,6 +67,9 @@ func FuzzLaneHead(f *testing.F) {
 		wantMethod := "GET"
 		if r.head {
 			wantMethod = "HEAD"
+		}
+		if r.hop != (req.Header.Get(HopHeader) != "") {
+			t.Fatalf("lane read %q as hop %v; net/http read %s %q", head, r.hop, HopHeader, req.Header.Get(HopHeader))
 		}
 		if req.Method != wantMethod || req.URL.RawPath != "" || req.URL.Path != string(r.path) ||
 			req.ContentLength != 0 || req.Close || len(req.TransferEncoding) != 0 {

@@ -52,6 +52,7 @@ type metrics struct {
 	bytesOut, bytesIn                  atomic.Int64
 	sendfile, copied                   atomic.Int64
 	missSendfile, missCopied           atomic.Int64
+	headsByFill                        atomic.Int64
 	badRequests                        atomic.Int64
 	hitLatency, missLatency, coLatency histogram
 
@@ -90,6 +91,7 @@ type Stats struct {
 	BadRequests                int64 // requests refused with a 4xx
 	SendFile, Copied           int64 // hits whose body left by sendfile / by copy
 	MissSendFile, MissCopied   int64 // miss and coalesced bodies (GETs) sent from the body file by sendfile / from memory
+	MissHeadsByFill            int64 // lane miss heads the flight's fill wrote for its waiting viewers (see headCast)
 	Viewers                    int   // distinct client addresses asking for manifests lately
 	CacheEntries               int
 	CacheBytes                 int64
@@ -125,6 +127,7 @@ func (e *Edge) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "edge_hit_bodies_total{method=\"sendfile\"} %d\nedge_hit_bodies_total{method=\"copy\"} %d\n", st.SendFile, st.Copied)
 	fmt.Fprintf(w, "# HELP edge_miss_bodies_total Miss and coalesced GETs by how the body left: by sendfile from the body file the fill writes, or copied from memory.\n# TYPE edge_miss_bodies_total counter\n")
 	fmt.Fprintf(w, "edge_miss_bodies_total{method=\"sendfile\"} %d\nedge_miss_bodies_total{method=\"copy\"} %d\n", st.MissSendFile, st.MissCopied)
+	counter("edge_miss_heads_by_fill_total", "Response heads of lane misses written by the flight's fill, in one loop for every viewer waiting, before any viewer woke.", st.MissHeadsByFill)
 	fmt.Fprintf(w, "# HELP edge_viewers Distinct client addresses that asked for a manifest in the last 10 s.\n# TYPE edge_viewers gauge\nedge_viewers %d\n", st.Viewers)
 	fmt.Fprintf(w, "# HELP edge_cache_bytes Bytes held by the cache.\n# TYPE edge_cache_bytes gauge\nedge_cache_bytes %d\n", st.CacheBytes)
 	fmt.Fprintf(w, "# HELP edge_request_duration_seconds Time to the end of the response, by result.\n# TYPE edge_request_duration_seconds histogram\n")
