@@ -14,10 +14,10 @@ import (
 // serveMiss answers a miss on a lane connection as Edge.serveMiss does
 // under net/http: it joins or starts the flight for key, writes the same
 // response head as soon as the flight has one, and streams the body as it
-// arrives (by sendfile from the body file when there is one). It reports
-// whether the connection can take another request: not after a body cut
-// short, a failed write, a body without a length (sent until close) or
-// the lane's closing.
+// arrives (by sendfile from the body file when there is one; in chunks
+// when its length is unknown). It reports whether the connection can take
+// another request: not after a body cut short, a failed write or the
+// lane's closing.
 //
 // Unlike net/http, the lane does not read the connection while a request
 // waits for its flight's head, so a client that leaves in that time is
