@@ -123,8 +123,11 @@ const (
 	headOwn     // the viewer writes its own head (or error response)
 )
 
-// headCastWait bounds one head's write from the fill's loop.
-const headCastWait = time.Millisecond
+// headCastWait bounds one head's write from the fill's loop. A deadline
+// can pass before the write is even tried (the goroutine descheduled on a
+// busy machine); the viewer then writes its own head, so too short a bound
+// only costs speed.
+const headCastWait = 10 * time.Millisecond
 
 func (h *headCast) write(hd *head) {
 	if hd == nil || !h.state.CompareAndSwap(headUnsent, headWriting) {
