@@ -316,7 +316,7 @@ func (e *Edge) serveMiss(w http.ResponseWriter, r *http.Request, key string, sta
 		}
 		out := &httpOut{w: w}
 		out.rf, _ = w.(io.ReaderFrom)
-		out.conn, out.isKTLS = ktls.ConnFromContext(r.Context())
+		out.conn, _ = ktls.ConnFromContext(r.Context())
 		n, err = e.streamMissBody(rd, hd.file, out)
 		if err != nil && !errors.Is(err, r.Context().Err()) {
 			// The upstream body was cut: the client sees a short body (and a

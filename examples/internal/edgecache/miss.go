@@ -129,12 +129,11 @@ func (f *fileWriter) Write(p []byte) (int, error) {
 // ranges through the ResponseWriter's ReadFrom (sendfile under ktls.Serve,
 // which ktls.Conn.ReadFrom does for an *io.SectionReader of a file).
 type httpOut struct {
-	w      http.ResponseWriter
-	rf     io.ReaderFrom // nil: no ReadFrom
-	conn   *ktls.Conn
-	isKTLS bool
-	sent   int64 // conn's sendfile bytes before the first sendFile
-	used   bool
+	w    http.ResponseWriter
+	rf   io.ReaderFrom // nil: no ReadFrom
+	conn *ktls.Conn    // nil: not a ktls connection, so no sendfile to count
+	sent int64         // conn's sendfile bytes before the first sendFile
+	used bool
 }
 
 func (o *httpOut) Write(p []byte) (int, error) {
@@ -148,7 +147,7 @@ func (o *httpOut) Write(p []byte) (int, error) {
 func (o *httpOut) canSendFile() bool { return o.rf != nil }
 
 func (o *httpOut) sendFile(f *os.File, off, n int64) (int64, error) {
-	if !o.used && o.isKTLS {
+	if !o.used && o.conn != nil {
 		o.sent = o.conn.Stats().SendfileBytes
 	}
 	o.used = true
@@ -156,5 +155,5 @@ func (o *httpOut) sendFile(f *os.File, off, n int64) (int64, error) {
 }
 
 func (o *httpOut) bySendfile() bool {
-	return o.used && o.isKTLS && o.conn.Stats().SendfileBytes > o.sent
+	return o.used && o.conn != nil && o.conn.Stats().SendfileBytes > o.sent
 }
