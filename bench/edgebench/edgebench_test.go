@@ -453,3 +453,40 @@ func TestMedianHit(t *testing.T) {
 		t.Fatalf("got %+v; want the 20 req/s run, 3 errors summed, spread 30, 10, 20", m)
 	}
 }
+
+// TestCheckWords: the four-words-at-a-time check finds the first bad word
+// wherever it is: in an unrolled step, in the tail, at either end.
+func TestCheckWords(t *testing.T) {
+	const seed, w0 = 0x9e3779b97f4a7c15, 17
+	good := make([]byte, 8*45) // 11 four-word steps and a one-word tail
+	fill(good, seed, 8*w0)
+	if bad := checkWords(good, seed, w0); bad != -1 {
+		t.Fatalf("a good body: first bad word at byte %d", bad)
+	}
+	if bad := checkWords(good, seed, w0+1); bad != 0 {
+		t.Fatalf("the wrong word number: first bad word at byte %d, want 0", bad)
+	}
+	for at := range good {
+		p := bytes.Clone(good)
+		p[at] ^= 0x80
+		if bad := checkWords(p, seed, w0); bad != at&^7 {
+			t.Fatalf("byte %d flipped: first bad word at byte %d, want %d", at, bad, at&^7)
+		}
+		// A second flip later must not hide the first.
+		p[len(p)-1] ^= 1
+		if bad := checkWords(p, seed, w0); bad != at&^7 {
+			t.Fatalf("bytes %d and %d flipped: first bad word at byte %d, want %d", at, len(p)-1, bad, at&^7)
+		}
+	}
+}
+
+func BenchmarkCheckWords(b *testing.B) {
+	p := make([]byte, 64<<10)
+	fill(p, 42, 0)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		if checkWords(p, 42, 0) != -1 {
+			b.Fatal("bad")
+		}
+	}
+}
