@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -488,5 +489,46 @@ func BenchmarkCheckWords(b *testing.B) {
 		if checkWords(p, 42, 0) != -1 {
 			b.Fatal("bad")
 		}
+	}
+}
+
+// TestOriginRange: the origin answers "bytes=N-" with If-Range matching
+// its Last-Modified with a 206 of exactly the rest of the pattern, even
+// from mid-word, and ignores any other Range or a stale validator.
+func TestOriginRange(t *testing.T) {
+	o := testOrigin(t, time.Second)
+	const size = 64 << 10
+	p := VODPath("r", size)
+	full := make([]byte, size)
+	fill(full, PathSeed(p), 0)
+	lastMod := o.cfg.Epoch.UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		name, rng, ifRange string
+		status             int
+		from               int
+	}{
+		{"rest from mid-word", "bytes=12345-", lastMod, http.StatusPartialContent, 12345},
+		{"rest from a word", "bytes=8-", lastMod, http.StatusPartialContent, 8},
+		{"stale validator", "bytes=12345-", "Mon, 02 Jan 2006 15:04:05 GMT", http.StatusOK, 0},
+		{"closed range", "bytes=0-10", lastMod, http.StatusOK, 0},
+		{"past the end", fmt.Sprintf("bytes=%d-", size), lastMod, http.StatusOK, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+o.Addr()+p, nil)
+			req.Header.Set("Range", tc.rng)
+			req.Header.Set("If-Range", tc.ifRange)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != tc.status || !bytes.Equal(b, full[tc.from:]) {
+				t.Fatalf("status %d (want %d), %d bytes (want %d), match %v, err %v", resp.StatusCode, tc.status, len(b), size-tc.from, bytes.Equal(b, full[tc.from:]), err)
+			}
+			if want := fmt.Sprintf("bytes %d-%d/%d", tc.from, size-1, size); tc.from > 0 && resp.Header.Get("Content-Range") != want {
+				t.Errorf("Content-Range %q, want %q", resp.Header.Get("Content-Range"), want)
+			}
+		})
 	}
 }

@@ -315,11 +315,24 @@ func (o *InProcOrigin) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
+	lastMod := o.cfg.Epoch.UTC().Format(http.TimeFormat)
 	h.Set("Content-Type", "video/iso.segment")
-	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
-	h.Set("Last-Modified", o.cfg.Epoch.UTC().Format(http.TimeFormat))
-	w.WriteHeader(http.StatusOK)
+	h.Set("Last-Modified", lastMod)
+	h.Set("Accept-Ranges", "bytes")
+	// A proxy resuming a body cut short asks for the rest: "bytes=N-",
+	// validated by If-Range against Last-Modified (the bodies never
+	// change). Any other Range is ignored, as RFC 9110 allows.
+	from := rangeFrom(r.Header.Get("Range"), size)
+	if from > 0 && r.Header.Get("If-Range") == lastMod {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, size-1, size))
+		h.Set("Content-Length", strconv.FormatInt(size-from, 10))
+		w.WriteHeader(http.StatusPartialContent)
+	} else {
+		from = 0
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+	}
 	if r.Method == http.MethodHead {
 		return
 	}
@@ -327,7 +340,7 @@ func (o *InProcOrigin) handle(w http.ResponseWriter, r *http.Request) {
 	defer o.track(r.URL.Path, -1)
 	limit := size
 	if fault == FaultStall {
-		limit = size / 2 &^ 7
+		limit = from + (size-from)/2&^7
 	}
 	var sent func()
 	if first {
@@ -338,7 +351,7 @@ func (o *InProcOrigin) handle(w http.ResponseWriter, r *http.Request) {
 			o.mu.Unlock()
 		}
 	}
-	if err := o.stream(r.Context(), w, r.URL.Path, limit, rate, sent); err != nil {
+	if err := o.stream(r.Context(), w, r.URL.Path, from, limit, rate, sent); err != nil {
 		return
 	}
 	if fault == FaultStall {
@@ -363,16 +376,17 @@ func (o *InProcOrigin) handle(w http.ResponseWriter, r *http.Request) {
 
 // stream writes the first n bytes of path's body paced at rate bytes/s;
 // sent, if not nil, is called once the first bytes are flushed.
-func (o *InProcOrigin) stream(ctx context.Context, w http.ResponseWriter, path string, n, rate int64, sent func()) error {
+func (o *InProcOrigin) stream(ctx context.Context, w http.ResponseWriter, path string, from, n, rate int64, sent func()) error {
 	const chunk = 16 << 10
-	buf := make([]byte, chunk)
+	buf := make([]byte, chunk+8) // room for a word split at from
 	seed := PathSeed(path)
 	fl, _ := w.(http.Flusher)
 	start := time.Now()
-	for off := int64(0); off < n; {
+	for off := from; off < n; {
 		m := min(int64(chunk), n-off)
-		fill(buf[:m], seed, off)
-		if _, err := w.Write(buf[:m]); err != nil {
+		skip := off & 7 // a resumed body may start mid-word
+		fill(buf[:(skip+m+7)&^7], seed, off-skip)
+		if _, err := w.Write(buf[skip : skip+m]); err != nil {
 			return err
 		}
 		off += m
@@ -384,13 +398,31 @@ func (o *InProcOrigin) stream(ctx context.Context, w http.ResponseWriter, path s
 			sent = nil
 		}
 		if rate > 0 {
-			due := start.Add(time.Duration(float64(off) / float64(rate) * float64(time.Second)))
+			due := start.Add(time.Duration(float64(off-from) / float64(rate) * float64(time.Second)))
 			if !sleepCtx(ctx, time.Until(due)) {
 				return ctx.Err()
 			}
 		}
 	}
 	return nil
+}
+
+// rangeFrom returns N for a Range of the form "bytes=N-" with 0 < N < size,
+// and 0 for anything else (no Range, another form, out of bounds).
+func rangeFrom(v string, size int64) int64 {
+	rest, ok := strings.CutPrefix(v, "bytes=")
+	if !ok {
+		return 0
+	}
+	num, ok := strings.CutSuffix(rest, "-")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n >= size {
+		return 0
+	}
+	return n
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
