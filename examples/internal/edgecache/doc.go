@@ -23,8 +23,17 @@
 // arrives and the body as it streams in (read-while-write). Flights are
 // keyed by object and upstream kind, so a peer's request (origin-bound)
 // never waits on a flight that waits on a peer. A body is cached only when it
-// arrived whole (io.EOF and the promised Content-Length); a body cut short,
-// or one that stalls longer than Config.StallTimeout, ends every viewer's
+// arrived whole (io.EOF and the promised Content-Length).
+//
+// An origin body cut short — a reset, an early end, or a stall longer than
+// Config.StallTimeout — is resumed where it stopped: a GET for the rest
+// ("Range: bytes=N-") with If-Range set to the first response's strong
+// ETag, or its Last-Modified when that is at least a second older than its
+// Date, up to Config.ResumeAttempts times. Only a 206 carrying exactly the
+// missing bytes is accepted, so a changed object (the origin answers 200)
+// is never spliced onto the old one. The viewers on the flight see one
+// whole body, late, and it is cached as usual. A body that cannot be resumed
+// (no validator, a peer's body, the attempts spent) ends every viewer's
 // response early (the connection is reset, so no client mistakes it for a
 // complete object) and is never stored. 5xx answers are not cached; 200,
 // 404 and 410 are, for the lifetime the origin gives (msttl: milliseconds

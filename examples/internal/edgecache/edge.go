@@ -27,6 +27,7 @@ const (
 	DefaultStallTimeout   = 5 * time.Second
 	DefaultPeerDownFor    = 2 * time.Second
 	DefaultMaxObjectBytes = 64 << 20
+	DefaultResumeAttempts = 3
 	// HopHeader marks a request from a peer edge: the receiver fetches from
 	// the origin itself and never forwards again, so a tier cannot loop.
 	HopHeader = "Edgekit-Hop"
@@ -67,6 +68,15 @@ type Config struct {
 	// StallTimeout ends an upstream body that sends nothing for this long.
 	// 0 means DefaultStallTimeout.
 	StallTimeout time.Duration
+	// ResumeAttempts is how many times a body the origin cuts short (a
+	// reset, a stall past StallTimeout, an early end) is resumed where it
+	// stopped before the flight fails: a GET for the rest ("Range:
+	// bytes=N-") validated by If-Range against the first response's
+	// strong ETag or Last-Modified, whose 206 must carry exactly the
+	// missing bytes. Viewers then get one whole body, late, instead of a
+	// short one. Only bodies from the origin with a known length and a
+	// validator are resumed. 0 means DefaultResumeAttempts; negative, none.
+	ResumeAttempts int
 	// Pool and Policy, when both set, run cache hits on node-local workers
 	// (numa.DiskSilo: the node of the file's disk).
 	Pool   *numa.Pool
@@ -151,6 +161,9 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
+	if cfg.ResumeAttempts == 0 {
+		cfg.ResumeAttempts = DefaultResumeAttempts
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -220,6 +233,7 @@ func (e *Edge) Stats() Stats {
 		Hits: e.m.hits.Load(), Misses: e.m.misses.Load(), Coalesced: e.m.coalesced.Load(),
 		OriginFetches: e.m.originFetches.Load(), PeerFetches: e.m.peerFetches.Load(), Refilled: e.m.refilled.Load(),
 		UpstreamErrors: e.m.upstreamErrors.Load(), PeerFailovers: e.m.peerFailovers.Load(),
+		Resumes: e.m.resumes.Load(), Resumed: e.m.resumed.Load(),
 		BytesOut: e.m.bytesOut.Load(), BytesIn: e.m.bytesIn.Load(), BadRequests: e.m.badRequests.Load(), SendFile: e.m.sendfile.Load(), Copied: e.m.copied.Load(),
 		MissSendFile: e.m.missSendfile.Load(), MissCopied: e.m.missCopied.Load(), MissHeadsByFill: e.m.headsByFill.Load(),
 		Viewers: e.m.activeViewers(e.cfg.Now().Add(-viewerWindow)), CacheEntries: n, CacheBytes: b,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,7 +107,7 @@ func (e *Edge) fill(ctx context.Context, key, flightKey string, fromPeer bool, w
 			if i > 0 {
 				e.m.peerFailovers.Add(1)
 			}
-			return e.relay(ctx, key, member, resp, w)
+			return e.relay(ctx, key, member, "", resp, w)
 		}
 		e.m.upstreamErrors.Add(1)
 		e.down.mark(member)
@@ -127,7 +128,7 @@ func (e *Edge) fill(ctx context.Context, key, flightKey string, fromPeer bool, w
 		}
 		return err
 	}
-	return e.relay(ctx, key, "origin", resp, w)
+	return e.relay(ctx, key, "origin", u.String(), resp, w)
 }
 
 // fillSet tracks the fills running per flight key. Its zero value is ready
@@ -204,7 +205,10 @@ func (e *Edge) get(ctx context.Context, url string, toPeer bool) (*http.Response
 
 // relay publishes the response head, streams the body into the flight and,
 // if the body arrived whole and may be cached, stores it.
-func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, w *coalesce.Writer[*head]) error {
+//
+// url is the origin URL the response came from, for resuming a body cut
+// short; "" for a peer's response, which is never resumed.
+func (e *Edge) relay(ctx context.Context, key, via, url string, resp *http.Response, w *coalesce.Writer[*head]) error {
 	defer resp.Body.Close()
 	ttl := msttl.Get(resp.Header)
 	hd := &head{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), length: resp.ContentLength, ttl: ttl, via: via}
@@ -238,30 +242,54 @@ func (e *Edge) relay(ctx context.Context, key, via string, resp *http.Response, 
 		w.SetLinger(0)
 	}
 	stall := newStallReader(resp.Body, e.cfg.StallTimeout)
-	defer stall.stop()
-	var src io.Reader = stall
-	if resp.ContentLength >= 0 {
-		// Stop at the promised length instead of at the read that returns
-		// io.EOF after it: the transport fails that read once the flight's
-		// context is cancelled, which happens when the last viewer, already
-		// holding the whole body, hangs up — and a whole body went uncached
-		// (the occasional second origin fetch right after a miss).
-		src = io.LimitReader(stall, resp.ContentLength)
+	defer func() { stall.stop() }() // stall is replaced when the body is resumed
+	total := resp.ContentLength
+	n, fromBody, err := copyBody(w, sink, stall, total)
+	// An origin body cut short is resumed where it stopped (see
+	// Config.ResumeAttempts); a peer's is not: the peer resumes its own
+	// origin fetch, and a peer that died has nothing to resume from.
+	validator := ""
+	if url != "" && resp.StatusCode == http.StatusOK && total > 0 {
+		validator = resumeValidator(resp.Header)
 	}
-	n, err := io.Copy(w, io.TeeReader(src, sink))
+	for tries := 0; validator != "" && n < total && fromBody && tries < e.cfg.ResumeAttempts && ctx.Err() == nil; tries++ {
+		if tries > 0 && !sleepCtx(ctx, time.Duration(tries)*resumePause) {
+			break
+		}
+		e.m.resumes.Add(1)
+		e.m.upstreamErrors.Add(1)
+		e.log.Warn("upstream body cut short; resuming", "path", key, "bytes", n, "of", total, "err", err, "stalled", stall.stalled())
+		rest, retry, rerr := e.getRest(ctx, url, validator, n, total)
+		if rerr != nil {
+			err = rerr
+			if !retry {
+				break
+			}
+			continue
+		}
+		stall.stop()
+		stall = newStallReader(rest, e.cfg.StallTimeout)
+		var m int64
+		m, fromBody, err = copyBody(w, sink, stall, total-n)
+		rest.Close()
+		n += m
+		if n == total {
+			e.m.resumed.Add(1)
+		}
+	}
 	e.m.bytesIn.Add(n)
 	kept := int64(buf.Len())
 	if bf != nil {
 		kept = bf.written
 	}
-	if resp.ContentLength >= 0 && n == resp.ContentLength && kept == n {
+	if total >= 0 && n == total && kept == n {
 		// Every promised byte is in the flight and in buf, so the body is
 		// whole whatever else the copy reports: the flight's Writer checks
 		// its context before the read that would return io.EOF, and that
 		// context ends when the last viewer, holding the whole body, hangs up.
 		err = nil
 	}
-	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+	if err == nil && total >= 0 && n != total {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
@@ -334,4 +362,97 @@ func (s *stallReader) stalled() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.fired
+}
+
+// resumePause times the attempt number: the wait before each resume
+// after the first, which goes at once.
+const resumePause = 250 * time.Millisecond
+
+// sleepCtx waits d or until ctx ends, and reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// errNoResume: the origin did not answer a resume with exactly the bytes
+// asked for (a 200 because the object changed or ranges are not
+// supported, or another range).
+var errNoResume = errors.New("origin did not resume the body")
+
+// copyBody copies body (at most limit bytes, when limit ≥ 0) into the
+// flight w and into sink, and reports whether it stopped because body
+// did: a read error, or io.EOF (which a known length makes short), not a
+// refusal by w.
+func copyBody(w, sink io.Writer, body io.Reader, limit int64) (n int64, fromBody bool, err error) {
+	src := &readErr{r: body}
+	var r io.Reader = src
+	if limit >= 0 {
+		r = io.LimitReader(src, limit)
+	}
+	n, err = io.Copy(w, io.TeeReader(r, sink))
+	return n, src.err != nil || err == nil, err
+}
+
+// readErr remembers the first error of r other than io.EOF.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// resumeValidator returns the If-Range value that makes a resume safe: the
+// response's strong ETag, else its Last-Modified if that is a strong
+// validator (RFC 9110 §13.1.5: at least a second older than its Date);
+// "" if there is none.
+func resumeValidator(h http.Header) string {
+	if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		return et
+	}
+	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	if err != nil {
+		return ""
+	}
+	if d, err := http.ParseTime(h.Get("Date")); err != nil || d.Sub(lm) < time.Second {
+		return ""
+	}
+	return h.Get("Last-Modified")
+}
+
+// getRest asks the origin for bytes from.. of a total-byte body whose
+// first response carried validator. It accepts only a 206 with exactly
+// that range; retry reports whether another attempt may fare better (a
+// transport error or a 5xx, not a wrong answer).
+func (e *Edge) getRest(ctx context.Context, url, validator string, from, total int64) (body io.ReadCloser, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("Range", "bytes="+strconv.FormatInt(from, 10)+"-")
+	req.Header.Set("If-Range", validator)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return nil, true, &upstreamError{via: url, err: err}
+	}
+	want := fmt.Sprintf("bytes %d-%d/%d", from, total-1, total)
+	if resp.StatusCode != http.StatusPartialContent || resp.Header.Get("Content-Range") != want ||
+		(resp.ContentLength >= 0 && resp.ContentLength != total-from) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, resp.StatusCode >= 500, &upstreamError{via: url,
+			err: fmt.Errorf("%w: %s with Content-Range %q, want 206 with %q", errNoResume, resp.Status, resp.Header.Get("Content-Range"), want)}
+	}
+	return resp.Body, false, nil
 }

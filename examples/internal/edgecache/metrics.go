@@ -49,6 +49,7 @@ type metrics struct {
 	originFetches, peerFetches         atomic.Int64
 	refilled                           atomic.Int64
 	upstreamErrors, peerFailovers      atomic.Int64
+	resumes, resumed                   atomic.Int64
 	bytesOut, bytesIn                  atomic.Int64
 	sendfile, copied                   atomic.Int64
 	missSendfile, missCopied           atomic.Int64
@@ -87,6 +88,7 @@ type Stats struct {
 	Refilled                   int64 // flights served from the cache: their request missed just as the body was stored
 	UpstreamErrors             int64 // upstream attempts that failed (connect, timeout, 5xx)
 	PeerFailovers              int64 // requests that moved to the next member after a failed peer
+	Resumes, Resumed           int64 // Range requests for the rest of a body the origin cut short; bodies made whole by them
 	BytesOut, BytesIn          int64 // body bytes sent to clients, fetched upstream
 	BadRequests                int64 // requests refused with a 4xx
 	SendFile, Copied           int64 // hits whose body left by sendfile / by copy
@@ -119,6 +121,8 @@ func (e *Edge) writeMetrics(w io.Writer) {
 	counter("edge_peer_fetches_total", "Requests this edge sent to the owning peer edge.", st.PeerFetches)
 	counter("edge_flights_from_cache_total", "Flights served from the cache because their request missed just as the previous flight stored the body.", st.Refilled)
 	counter("edge_upstream_errors_total", "Upstream attempts that failed (connect error, timeout, 5xx, cut body).", st.UpstreamErrors)
+	counter("edge_origin_resumes_total", "Range requests for the rest of a body the origin cut short (see Config.ResumeAttempts).", st.Resumes)
+	counter("edge_origin_resumed_bodies_total", "Bodies the origin cut short that resuming made whole.", st.Resumed)
 	counter("edge_peer_failovers_total", "Requests moved to the next member of the key's LocateN list.", st.PeerFailovers)
 	counter("edge_bytes_sent_total", "Body bytes sent to clients.", st.BytesOut)
 	counter("edge_bytes_fetched_total", "Body bytes received from the origin or peers.", st.BytesIn)
