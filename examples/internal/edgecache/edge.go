@@ -66,6 +66,8 @@ type Config struct {
 	// exceed the origin's hold-open time. 0 means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
 	// StallTimeout ends an upstream body that sends nothing for this long.
+	// A peer's body gets twice as long when resuming is on, since the peer
+	// may be waiting out its own origin's stall before it resumes.
 	// 0 means DefaultStallTimeout.
 	StallTimeout time.Duration
 	// ResumeAttempts is how many times a body the origin cuts short (a

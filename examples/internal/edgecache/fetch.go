@@ -241,7 +241,15 @@ func (e *Edge) relay(ctx context.Context, key, via, url string, resp *http.Respo
 	if ttl <= 0 {
 		w.SetLinger(0)
 	}
-	stall := newStallReader(resp.Body, e.cfg.StallTimeout)
+	stallFor := e.cfg.StallTimeout
+	if url == "" && e.cfg.ResumeAttempts > 0 {
+		// A peer resuming its own origin fetch sends nothing for up to
+		// its StallTimeout before it asks for the rest: give it that long
+		// again, or this edge would cut its viewers just before the bytes
+		// come back.
+		stallFor *= 2
+	}
+	stall := newStallReader(resp.Body, stallFor)
 	defer func() { stall.stop() }() // stall is replaced when the body is resumed
 	total := resp.ContentLength
 	n, fromBody, err := copyBody(w, sink, stall, total)
@@ -295,7 +303,7 @@ func (e *Edge) relay(ctx context.Context, key, via, url string, resp *http.Respo
 	if err != nil {
 		e.m.upstreamErrors.Add(1)
 		if stall.stalled() {
-			err = &upstreamError{via: via, timeout: true, err: fmt.Errorf("body stalled for %v after %d bytes", e.cfg.StallTimeout, n)}
+			err = &upstreamError{via: via, timeout: true, err: fmt.Errorf("body stalled for %v after %d bytes", stallFor, n)}
 		}
 		e.log.Warn("upstream body incomplete; not cached", "path", key, "via", via, "bytes", n, "err", err)
 		return err

@@ -23,6 +23,7 @@ type cutOrigin struct {
 	etag, lastMod string // validators it sends ("" none)
 	changed       bool   // answer every Range with a 200 of another body, as after a change
 	stall         time.Duration
+	rangeDelay    time.Duration // before answering a Range
 	cuts          atomic.Int32
 
 	mu     sync.Mutex // guards gets, ranges
@@ -57,6 +58,9 @@ func (o *cutOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.gets++
 	}
 	o.mu.Unlock()
+	if r.Header.Get("Range") != "" {
+		time.Sleep(o.rangeDelay)
+	}
 	rest := body[from:]
 	h.Set("Content-Length", strconv.Itoa(len(rest)))
 	if from > 0 {
@@ -202,5 +206,39 @@ func TestResumeCutBodyJoined(t *testing.T) {
 	}
 	if st.Misses+st.Coalesced != n {
 		t.Errorf("misses %d + coalesced %d, want %d viewers on the flight", st.Misses, st.Coalesced, n)
+	}
+}
+
+// TestResumeThroughPeer: a member relaying the owner's body waits out the
+// owner's stall and resume instead of cutting its own viewers first.
+func TestResumeThroughPeer(t *testing.T) {
+	const paths = 4
+	o := &cutOrigin{lastMod: time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat), stall: 5 * time.Second,
+		rangeDelay: 150 * time.Millisecond}
+	o.cuts.Store(paths) // the owner's one origin GET per path
+	srv := httptest.NewServer(o)
+	defer srv.Close()
+	// The owner is silent for its stall timeout plus the Range's delay:
+	// longer than one stall timeout, shorter than two.
+	tr := newTier(t, srv.URL, 2, func(c *edgecache.Config) { c.StallTimeout = 300 * time.Millisecond })
+	var wg sync.WaitGroup
+	for i := range paths {
+		p := fmt.Sprintf("/live/ch1/0/%d.m4s", 20+i)
+		for _, u := range tr.urls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if status, b, _ := get(t, u+p); status != http.StatusOK || !bytes.Equal(b, segmentBody(p)) {
+					t.Errorf("%s via %s: status %d, %d bytes", p, u, status, len(b))
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	gets, ranges := o.counts()
+	st0, st1 := tr.edges[0].Stats(), tr.edges[1].Stats()
+	if gets != paths || len(ranges) != paths || st0.Resumed+st1.Resumed != paths || st0.PeerFetches+st1.PeerFetches != paths {
+		t.Errorf("origin GETs %d, Ranges %d, resumed %d, peer fetches %d; want %d of each",
+			gets, len(ranges), st0.Resumed+st1.Resumed, st0.PeerFetches+st1.PeerFetches, paths)
 	}
 }
