@@ -32,7 +32,10 @@
 // Date, up to Config.ResumeAttempts times. Only a 206 carrying exactly the
 // missing bytes is accepted, so a changed object (the origin answers 200)
 // is never spliced onto the old one. The viewers on the flight see one
-// whole body, late, and it is cached as usual. A body that cannot be resumed
+// whole body, late, and it is cached as usual. A member relaying a peer's
+// body allows it twice StallTimeout of silence, since the peer may be
+// waiting out its own origin's stall before it resumes. A body that cannot
+// be resumed
 // (no validator, a peer's body, the attempts spent) ends every viewer's
 // response early (the connection is reset, so no client mistakes it for a
 // complete object) and is never stored. 5xx answers are not cached; 200,
