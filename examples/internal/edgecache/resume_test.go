@@ -204,8 +204,10 @@ func TestResumeCutBodyJoined(t *testing.T) {
 	if gets != 1 || len(ranges) != 1 || st.Resumed != 1 {
 		t.Errorf("origin GETs %d, Range requests %v, Stats.Resumed %d; want 1, one, 1", gets, ranges, st.Resumed)
 	}
-	if st.Misses+st.Coalesced != n {
-		t.Errorf("misses %d + coalesced %d, want %d viewers on the flight", st.Misses, st.Coalesced, n)
+	// A viewer whose goroutine started after the resumed body was stored
+	// is a hit; the others joined the flight.
+	if st.Misses+st.Coalesced+st.Hits != n || st.Coalesced == 0 {
+		t.Errorf("misses %d, coalesced %d, hits %d; want %d viewers, some coalesced", st.Misses, st.Coalesced, st.Hits, n)
 	}
 }
 

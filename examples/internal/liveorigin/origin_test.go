@@ -154,6 +154,29 @@ func TestIngestAndServe(t *testing.T) {
 			t.Errorf("segment max-age ms: got %q want 86400000", got)
 		}
 	})
+	t.Run("resume", func(t *testing.T) {
+		// An edge whose fetch was cut asks for the rest with the ETag.
+		want := f.seg("0", live)
+		p := fmt.Sprintf("/live/%s/0/%d.m4s", ch, live)
+		etag := f.do(http.MethodGet, p, nil).Header().Get("ETag")
+		if !strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, "W/") {
+			t.Fatalf("segment ETag %q, want a strong one", etag)
+		}
+		rec := f.do(http.MethodGet, p, nil, "Range", "bytes=1001-", "If-Range", etag)
+		if rec.Code != http.StatusPartialContent || !bytes.Equal(rec.Body.Bytes(), want[1001:]) ||
+			rec.Header().Get("Content-Range") != fmt.Sprintf("bytes 1001-%d/%d", len(want)-1, len(want)) {
+			t.Fatalf("Range with the ETag: got %d, Content-Range %q, %d bytes", rec.Code, rec.Header().Get("Content-Range"), rec.Body.Len())
+		}
+		// Another segment's ETag (another body): the whole segment.
+		other := f.do(http.MethodGet, fmt.Sprintf("/live/%s/3/%d.m4s", ch, live), nil).Header().Get("ETag")
+		if other == etag {
+			t.Fatalf("two different segments share the ETag %s", etag)
+		}
+		rec = f.do(http.MethodGet, p, nil, "Range", "bytes=1001-", "If-Range", other)
+		if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want) {
+			t.Fatalf("Range with a stale ETag: got %d, %d bytes; want 200 and the whole segment", rec.Code, rec.Body.Len())
+		}
+	})
 	t.Run("init", func(t *testing.T) {
 		rec := f.do(http.MethodGet, "/live/"+ch+"/3/init.mp4", nil)
 		want, _ := f.loop.Init("3")

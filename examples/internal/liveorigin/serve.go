@@ -1,7 +1,9 @@
 package liveorigin
 
 import (
+	"bytes"
 	"fmt"
+	"hash/crc64"
 	"net/http"
 	"sort"
 	"strconv"
@@ -230,11 +232,23 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, ch *channe
 		return
 	}
 	s.stats.segmentGets.Add(1)
-	w.Header().Set("Content-Type", "video/mp4")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.Header().Set("X-Edgekit-Pipeline", pipe)
+	h := w.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("X-Edgekit-Pipeline", pipe)
+	// A strong ETag of the bytes themselves (two pipelines' copies of a
+	// segment differ), so that an edge whose fetch was cut can ask for the
+	// rest with Range and If-Range and be sure it gets the same segment's.
+	h.Set("ETag", segmentETag(n, body))
 	setTTL(w, segmentTTL)
-	_, _ = w.Write(body)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// segmentETag is the strong entity tag of segment n's body b:
+//
+//	"<n>-<len(b) hex>-<CRC-64/ECMA of b, hex>"
+func segmentETag(n uint64, b []byte) string {
+	// MakeTable returns the crc64 package's own table for ECMA.
+	return fmt.Sprintf(`"%d-%x-%016x"`, n, len(b), crc64.Checksum(b, crc64.MakeTable(crc64.ECMA)))
 }
 
 // Fetches reports how many times segment n of rendition rid of channel was
