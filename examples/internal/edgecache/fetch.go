@@ -101,7 +101,7 @@ func (e *Edge) fill(ctx context.Context, key, flightKey string, fromPeer bool, w
 		if e.down.isDown(member) {
 			continue
 		}
-		resp, err := e.get(ctx, strings.TrimSuffix(member, "/")+key, true)
+		resp, err := e.get(ctx, strings.TrimSuffix(member, "/")+key, HopHeader, "1")
 		if err == nil {
 			e.m.peerFetches.Add(1)
 			if i > 0 {
@@ -119,7 +119,7 @@ func (e *Edge) fill(ctx context.Context, key, flightKey string, fromPeer bool, w
 	}
 	u := *e.origin
 	u.Path = strings.TrimSuffix(u.Path, "/") + key
-	resp, err := e.get(ctx, u.String(), false)
+	resp, err := e.get(ctx, u.String())
 	e.m.originFetches.Add(1)
 	if err != nil {
 		e.m.upstreamErrors.Add(1)
@@ -180,15 +180,16 @@ func (e *Edge) fillFromCache(ent *entry, w *coalesce.Writer[*head]) error {
 	return err
 }
 
-// get sends one upstream GET. A 5xx answer counts as a failure (the body
-// is drained); 2xx, 3xx and 4xx are answers to relay.
-func (e *Edge) get(ctx context.Context, url string, toPeer bool) (*http.Response, error) {
+// get sends one upstream GET with the header fields hdr (name, value
+// pairs). A 5xx answer counts as a failure (the body is drained); 2xx, 3xx
+// and 4xx are answers to relay.
+func (e *Edge) get(ctx context.Context, url string, hdr ...string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	if toPeer {
-		req.Header.Set(HopHeader, "1")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
@@ -397,6 +398,12 @@ var errNoResume = errors.New("origin did not resume the body")
 // flight w and into sink, and reports whether it stopped because body
 // did: a read error, or io.EOF (which a known length makes short), not a
 // refusal by w.
+//
+// It stops at limit instead of at the read that returns io.EOF after it:
+// the transport fails that read once the flight's context is cancelled,
+// which happens when the last viewer, already holding the whole body,
+// hangs up — and a whole body went uncached (the occasional second origin
+// fetch right after a miss).
 func copyBody(w, sink io.Writer, body io.Reader, limit int64) (n int64, fromBody bool, err error) {
 	src := &readErr{r: body}
 	var r io.Reader = src
@@ -444,22 +451,16 @@ func resumeValidator(h http.Header) string {
 // that range; retry reports whether another attempt may fare better (a
 // transport error or a 5xx, not a wrong answer).
 func (e *Edge) getRest(ctx context.Context, url, validator string, from, total int64) (body io.ReadCloser, retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := e.get(ctx, url, "Range", "bytes="+strconv.FormatInt(from, 10)+"-", "If-Range", validator)
 	if err != nil {
-		return nil, false, err
-	}
-	req.Header.Set("Range", "bytes="+strconv.FormatInt(from, 10)+"-")
-	req.Header.Set("If-Range", validator)
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return nil, true, &upstreamError{via: url, err: err}
+		return nil, true, err // a transport error or a 5xx
 	}
 	want := fmt.Sprintf("bytes %d-%d/%d", from, total-1, total)
 	if resp.StatusCode != http.StatusPartialContent || resp.Header.Get("Content-Range") != want ||
 		(resp.ContentLength >= 0 && resp.ContentLength != total-from) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
-		return nil, resp.StatusCode >= 500, &upstreamError{via: url,
+		return nil, false, &upstreamError{via: url,
 			err: fmt.Errorf("%w: %s with Content-Range %q, want 206 with %q", errNoResume, resp.Status, resp.Header.Get("Content-Range"), want)}
 	}
 	return resp.Body, false, nil
